@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from unifi_scanner.document import CollectionWriter, iter_collection
 from unifi_scanner.errors import ConfigError, ControllerError, ScannerError
 from unifi_scanner.models import (
     EVENT_KINDS,
@@ -150,34 +150,28 @@ class Deduplicator:
 
 
 def collect_and_analyze(
-    settings: Settings, window: Window, *, scratch_dir: Path | None = None, progress: Any = None,
-    require_event_feed: bool = False,
+    settings: Settings, window: Window, *, require_event_feed: bool = False,
     transform: Callable[[Iterator[CollectionItem]], Iterable[CollectionItem]] = lambda items: items,
     **analyze_options: Any,
 ) -> Report:
-    """Collect `window` into a private temporary collection file, then stream it into the analyzer.
+    """Collect `window` and analyse the collection as it arrives, in one pass and flat memory.
 
-    The file (in `scratch_dir`, else the system's temporary directory; mode 0700 directory, removed
-    afterwards) keeps memory flat whatever the site's size. `transform` sits between the file and the
-    analyzer (the run's de-duplication); `require_event_feed` stops before analysis when the event log
-    failed (see `_require_event_feed`). `analyze_options` go to `analyze`.
+    The collector runs in a child process (`collector.child`) that streams the collection document to
+    the analyzer here, so the two work at the same time and nothing is written to disk. `transform`
+    sits between the stream and the analyzer (the run's de-duplication); `require_event_feed` refuses
+    the report when the event log failed (see `_require_event_feed`). `analyze_options` go to `analyze`.
     """
     from unifi_scanner.analyzer import analyze
-    from unifi_scanner.collector import collect
+    from unifi_scanner.collector.child import collection_stream
 
-    with tempfile.TemporaryDirectory(prefix=".collect-", dir=scratch_dir) as scratch:
-        collection = Path(scratch) / "collection.jsonl"
-        with open(collection, "w", encoding="utf-8", newline="\n") as stream:
-            stats = collect(settings, window, CollectionWriter(stream), progress=progress)
-        if require_event_feed:
-            _require_event_feed(stats.footer)
-        log.debug("run phase: analyze")
-        with open(collection, encoding="utf-8") as stream:
-            return analyze(transform(iter_collection(stream, name="the collection")), settings,
-                           **analyze_options)
+    with collection_stream(settings, window) as items:
+        report = analyze(transform(items), settings, **analyze_options)
+    if require_event_feed:
+        _require_event_feed(report.sources)
+    return report
 
 
-def _require_event_feed(footer: Footer) -> None:
+def _require_event_feed(sources: list[SourceOutcome]) -> None:
     """Stop the run when the controller's event log could not be read completely.
 
     Delivering and committing would advance the checkpoint past events nobody saw. Failing here (exit 3)
@@ -186,7 +180,7 @@ def _require_event_feed(footer: Footer) -> None:
     """
     from unifi_scanner.collector import EVENT_FEEDS
 
-    for source in footer.sources:
+    for source in sources:
         if source.name in EVENT_FEEDS and source.status is SourceStatus.FAILED:
             raise ControllerError(
                 f"the controller's event log could not be read ({source.name}: {source.detail}); "
@@ -212,16 +206,16 @@ def _window_start(settings: Settings, checkpoint: Checkpoint | None, since: date
 
 
 def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | None = None,
-             channels: set[str] | None = None, progress: Any = None,
-             ephemeral_state_ok: bool = False) -> RunResult:
+             channels: set[str] | None = None, ephemeral_state_ok: bool = False) -> RunResult:
     """Run one complete cycle and return what happened; raise a ScannerError for what stops it early.
 
     Order: ping `/start`; check a delivery channel is enabled (exit 2); prove the state directory
     writable (exit 5) and take its lock (exit 4); load the checkpoint (falling back to its backup, then
     to a first run, with a note for the report); pick the window [checkpoint - overlap, now), or
     [--since, now) (a first run fixes its start in the state file at once, so a retry never slides
-    past events); collect into a temporary file inside the state directory (same volume, and never
-    held in memory); stream it through the de-duplicating filter into the analyzer; render; deliver,
+    past events); collect in a child process and stream the collection through the de-duplicating
+    filter into the analyzer (never on disk, never whole in memory); stop with exit 3 if the event log
+    could not be read; render; deliver,
     unless nothing reached the delivery minimum and `send_empty` is off, in which case nothing is sent
     and the checkpoint still advances; commit the new checkpoint only when every channel succeeded
     (otherwise delivery keeps the report on disk and the result carries exit code 1); append a line to
@@ -277,8 +271,7 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                 dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
                 log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
                 report = collect_and_analyze(
-                    settings, window, scratch_dir=None if dry_run else store.directory, progress=progress,
-                    require_event_feed=True, transform=dedup.filter, generated_at=now,
+                    settings, window, require_event_feed=True, transform=dedup.filter, generated_at=now,
                     first_run=first_run, lookback_hours=settings.lookback_hours if first_run else None,
                     notes=notes,
                 )
@@ -346,6 +339,9 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
         exit_code = INTERRUPTED
         raise
     finally:
+        # For sizing a container's memory limit (the collector process logs its own figure).
+        log.debug("run finished with exit code %d; peak RSS of this process %.1f MiB", exit_code,
+                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if tail is not None:
             logging.getLogger("unifi_scanner").removeHandler(tail)
         pinger.finish(exit_code, tail.text() if tail is not None else None)

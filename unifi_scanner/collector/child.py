@@ -1,0 +1,245 @@
+"""Collecting in a child process, so the analyzer can work while the collector waits on the controller.
+
+`run` and a live `report` need the collection only as a stream into the analyzer. Both halves cost
+about the same CPU per record, and Python runs one thread's code at a time, so the collector runs in a
+forked child that writes the collection document (the same JSON Lines as `collect -o`) into a pipe,
+and the parent analyses the lines as they arrive: on a two-core machine a run takes little more than
+the slower half instead of the sum of both, and no collection file touches the disk.
+
+A second pipe carries everything else from the child to the parent, pickled: its log records (which
+the parent hands to its own handlers, so the lines keep one format, stay redacted and reach the ping's
+log tail) and, at the end, either its statistics or the error that stopped it, which the
+parent raises as its own. The child never outlives the run: it is killed when the parent stops reading
+early, and, on Linux, when the parent dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import pickle
+import resource
+import select
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from unifi_scanner.document import CollectionWriter, iter_collection
+from unifi_scanner.errors import ControllerError, ExitCode, ScannerError
+from unifi_scanner.models import CollectionItem, Window
+from unifi_scanner.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PIPE_BYTES = 1 << 20
+"""Requested size of the data pipe: lets the collector run a few pages ahead of the analyzer."""
+_F_SETPIPE_SZ = 1031  # Linux fcntl command; the fcntl module names it only from Python 3.10 on Linux
+_PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[CollectionItem]]:
+    """Collect `window` in a child process and yield an iterator over the collection's items.
+
+    The body must consume the iterator (the analyzer does). On leaving the block the child is waited
+    for, and a failure of the child is raised here as the ScannerError it raised there (exit 3 for
+    the controller's failures), also when it shows first as a truncated document in the body. Leaving
+    early (an exception, an interrupt) kills the child.
+    """
+    data_read, data_write = os.pipe()
+    status_read, status_write = os.pipe()
+    with contextlib.suppress(OSError):  # only a hint: a smaller pipe is merely slower
+        import fcntl
+
+        fcntl.fcntl(data_write, _F_SETPIPE_SZ, PIPE_BYTES)
+    # Objects that exist now are only read by the child: frozen, its garbage collector never touches
+    # (and so never copies) them.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
+        os.close(data_read)
+        os.close(status_read)
+        _child(settings, window, data_write, status_write)
+    gc.unfreeze()
+    os.close(data_write)
+    os.close(status_write)
+    listener = _Listener(os.fdopen(status_read, "rb"))
+    listener.start()
+    stream = open(data_read, encoding="utf-8", newline="\n")  # noqa: SIM115 - closed below, after the checks
+    try:
+        yield iter_collection(stream, name="the collection from the collector process")
+    except BaseException:
+        _stop(pid, listener, ended=_at_end(data_read))
+        raise
+    else:
+        _stop(pid, listener, ended=_at_end(data_read))
+    finally:
+        stream.close()
+    if listener.stats is not None:
+        log.debug("collector process: %d requests, %d pages, peak RSS %.1f MiB, of which %.1f MiB not shared "
+                 "with this process", *listener.stats)
+
+
+def _at_end(fd: int) -> bool:
+    """True when the child has closed the data pipe and everything in it was read."""
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable) and not os.read(fd, 1)
+
+
+def _stop(pid: int, listener: _Listener, *, ended: bool) -> None:
+    """Reap the child (killed first unless its document `ended`) and raise what went wrong there.
+
+    The child's reported error wins over whatever the parent saw (a document cut short is only the
+    symptom); so does a child that died by a signal on its own, such as the kernel's out-of-memory
+    killer. A child still writing when the parent gave up is killed: the parent's own exception is
+    the story then.
+    """
+    if not ended:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    listener.join()
+    if listener.error is not None:
+        raise listener.error
+    if ended and os.WIFSIGNALED(status):
+        raise ControllerError(
+            f"the collector process {_how(status)} before finishing (out of memory?); nothing was delivered "
+            "and the checkpoint did not move"
+        )
+    if ended and listener.stats is None:
+        log.warning("the collector process ended without its statistics (%s)", _how(status))
+
+
+def _private_mib(fallback: float) -> float:
+    """This process's memory not shared with its parent (copied or new pages), in MiB; Linux only.
+
+    Its peak RSS counts the parent's pages it still shares; what a container's memory limit sees of
+    the child is this.
+    """
+    try:
+        with open("/proc/self/smaps_rollup", encoding="ascii") as smaps:
+            return sum(int(line.split()[1]) for line in smaps if line.startswith("Private_")) / 1024
+    except (OSError, ValueError, IndexError):
+        return fallback
+
+
+def _how(status: int) -> str:
+    """How a child ended, in words, from its wait status."""
+    code = os.waitstatus_to_exitcode(status)
+    return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+
+
+class _Listener(threading.Thread):
+    """Reads the child's status pipe: re-emits its log records and keeps its outcome."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(name="collector-status", daemon=True)
+        self.stream = stream
+        self.stats: tuple[int, int, float, float] | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Handle messages until the child closes the pipe (it exits, or is killed)."""
+        with self.stream:
+            while True:
+                try:
+                    kind, payload = pickle.load(self.stream)  # noqa: S301 - our own forked child
+                except (EOFError, pickle.UnpicklingError):
+                    return  # the child is gone; the caller judges a missing outcome
+                if kind == "log":
+                    record = logging.makeLogRecord(payload)
+                    logging.getLogger(record.name).handle(record)
+                elif kind == "done":
+                    self.stats = payload
+                elif kind == "error":
+                    self.error = _rebuild(*payload)
+
+
+def _rebuild(cls: type[BaseException] | None, message: str, exit_code: int) -> BaseException:
+    """The child's exception, as nearly as it can be rebuilt: ScannerErrors keep class and exit code."""
+    if cls is not None and issubclass(cls, ScannerError):
+        try:
+            return cls(message, exit_code=ExitCode(exit_code))
+        except TypeError:
+            return ScannerError(message, exit_code=ExitCode(exit_code))
+    return RuntimeError(f"the collector process failed: {message}")
+
+
+class _Forwarder(logging.Handler):
+    """The child's only log handler: sends each record to the parent, already formatted."""
+
+    def __init__(self, send: Callable[[str, Any], None]) -> None:
+        super().__init__()
+        self.send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send the record's fields with the message rendered (arguments may not pickle)."""
+        # Plain values only: an `extra` object might not pickle, and the parent only formats it anyway.
+        fields = {key: value if isinstance(value, str | int | float | bool | None) else str(value)
+                  for key, value in record.__dict__.items()}
+        fields["msg"], fields["args"] = record.getMessage(), None
+        if record.exc_info:
+            fields["exc_text"] = logging.Formatter().formatException(record.exc_info)
+        fields["exc_info"] = None
+        self.send("log", fields)
+
+
+def _child(settings: Settings, window: Window, data_fd: int, status_fd: int) -> None:
+    """The child's whole life: collect into the data pipe, report on the status pipe, exit."""
+    from unifi_scanner.collector import collect
+
+    code = 1
+    try:
+        # The parent handles Ctrl-C and SIGTERM and kills this process; the CLI's SIGTERM handler,
+        # inherited through fork, would only start a slow logout here.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if sys.platform == "linux":
+            import ctypes
+
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Drop every inherited descriptor but stdio and the two pipes: above all the state directory's
+        # lock, which must die with the parent, not live on in an orphaned collector.
+        keep = sorted((data_fd, status_fd))
+        os.closerange(3, keep[0])
+        os.closerange(keep[0] + 1, keep[1])
+        os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+        status = os.fdopen(status_fd, "wb")
+        lock = threading.Lock()
+
+        def send(kind: str, payload: Any) -> None:
+            """One message to the parent (whole, flushed, never interleaved)."""
+            with lock:
+                pickle.dump((kind, payload), status)
+                status.flush()
+
+        logger = logging.getLogger("unifi_scanner")
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(_Forwarder(send))
+        # The data pipe is closed only after the outcome is sent: the parent, seeing the document end
+        # early, must find the reason already waiting on the status pipe.
+        stream = open(data_fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        try:
+            stats = collect(settings, window, CollectionWriter(stream))
+            stream.close()
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            send("done", (stats.requests, stats.pages, peak, _private_mib(peak)))
+            code = 0
+        except ScannerError as exc:
+            send("error", (type(exc), exc.message, int(exc.exit_code)))
+            code = int(exc.exit_code)
+        except BrokenPipeError:
+            code = 1  # the parent stopped reading; it knows why
+        except Exception as exc:  # a bug: the parent reports it as an internal error
+            logging.getLogger(__name__).exception("collector process failed")
+            send("error", (None, f"{type(exc).__name__}: {exc}", 1))
+        status.close()
+    except BaseException:  # noqa: BLE001,S110 - nothing may escape a forked child: it must exit here
+        pass
+    finally:
+        os._exit(code)
