@@ -20,7 +20,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from unifi_scanner.analyzer.normalize import DEVICE_TYPE_WORDS, MAX_TEXT, Event, clean, norm_mac, normalize
+from unifi_scanner.analyzer.normalize import (
+    DEVICE_TYPE_WORDS,
+    EVENT_FIELDS,
+    MAX_TEXT,
+    Event,
+    clean,
+    norm_mac,
+    normalize,
+)
 from unifi_scanner.analyzer.rules import GROUP_FIELDS, Catalogue, Escalation, Match, Rule
 from unifi_scanner.analyzer.state_checks import CHECKS
 from unifi_scanner.errors import ConfigError
@@ -64,7 +72,7 @@ class _Group:
     """What one finding-to-be remembers: bounded whatever the number of events."""
 
     __slots__ = ("key", "entities", "count", "first", "last", "event_ids", "samples", "hours",
-                 "slices", "attrs", "sets", "forced", "severity_hint", "device_kind", "events")
+                 "slices", "attrs", "sets", "forced", "severity_hint", "device_kind", "events", "tracked")
 
     def __init__(self, key: tuple[str, ...], entities: dict[str, str]) -> None:
         """An empty group for one grouping key; `add` fills it."""
@@ -83,9 +91,13 @@ class _Group:
         self.forced = False
         self.severity_hint: Severity | None = None
         self.device_kind: str | None = None
+        # (set name, event field) pairs `add` remembers; devices and clients only when they do not
+        # already name the group. Fixed per group, so it is worked out once here, not per event.
+        self.tracked = (("keys", "key"), ("admins", "admin"), ("signatures", "signature")) + tuple(
+            (f"{field}s", field) for field in ("device", "client") if field not in entities)
 
-    def add(self, event: Event, *, real: bool, slice_seconds: int | None) -> None:
-        """Fold one event in."""
+    def add(self, event: Event, stamp: int, *, real: bool, slice_seconds: int | None) -> None:
+        """Fold one event in; `stamp` is its time in whole Unix seconds (worked out once per event)."""
         self.count += 1
         moment = event.time
         if self.first is None or moment < self.first:
@@ -97,20 +109,18 @@ class _Group:
             self.event_ids.append(event.id)
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(EventSample(id=event.id, time=moment, key=event.key, message=event.message))
-        stamp = int(moment.timestamp())
         if real:  # state checks are not events: they stay off the hourly chart
             self.events += 1
             _tally(self.hours, stamp // 3600)
         if slice_seconds:
             _tally(self.slices, stamp // slice_seconds)
         self.device_kind = self.device_kind or event.device_kind
-        self.remember("keys", event.key)
-        self.remember("admins", event.admin)
-        if event.signature:
-            self.remember("signatures", event.signature)
-        for field in ("device", "client"):
-            if field not in self.entities:
-                self.remember(f"{field}s", getattr(event, field))
+        sets = self.sets
+        for name, field in self.tracked:
+            value = getattr(event, field)
+            # Most events repeat a value the group already holds: skip the call for those.
+            if value and value not in sets.get(name, ()):
+                self.remember(name, value)
 
     def absorb(self, other: _Group) -> None:
         """Take in another group of the same rule (the same problem, learned late to be the same)."""
@@ -216,7 +226,7 @@ class Engine:
                 device=device, subsystem=subsystem, attrs=facts,
             )
             group = self._group(rule, event)
-            group.add(event, real=False, slice_seconds=None)
+            group.add(event, int(moment.timestamp()), real=False, slice_seconds=None)
             if hint in Severity.__members__.values() and (
                 group.severity_hint is None or Severity(hint).rank > group.severity_hint.rank
             ):
@@ -226,30 +236,33 @@ class Engine:
         """Normalise, match and fold one record; unmatched keys go to the unknown list."""
         event = normalize(record)
         self.total_events += 1
-        for mac, name in ((event.device, event.device_name), (event.client, event.client_name)):
-            if mac and name:
-                self._name(mac, name)
+        if event.device and event.device_name:
+            self._name(event.device, event.device_name)
+        if event.client and event.client_name:
+            self._name(event.client, event.client_name)
         for address, name in event.ip_names:
             self._name(address, name)
         rule = self._match(event)
         if rule is None:
             self._unknown(event)
             return
+        stamp = int(event.time.timestamp())
         if event.action is not None:
             self.ips_events += 1
             self.ips_signed += bool(event.signature)
-            if self._duplicate(event):
+            if self._duplicate(event, stamp):
                 self.total_events -= 1  # one hit, already counted from the other source
                 return
         group = self._group(rule, event)
         escalation = rule.escalate
         slice_seconds = _slice_seconds(escalation)
-        group.add(event, real=True, slice_seconds=slice_seconds)
+        group.add(event, stamp, real=True, slice_seconds=slice_seconds)
         if escalation is not None and event.key in escalation.keys:
             group.forced = True
-        self.per_category[rule.category.value] = self.per_category.get(rule.category.value, 0) + 1
+        category = rule.category.value
+        self.per_category[category] = self.per_category.get(category, 0) + 1
         if event.action is not None:
-            self._remember_ips(event, group)
+            self._remember_ips(event, group, stamp)
 
     def _match(self, event: Event) -> Rule | None:
         """The first catalogue rule that takes the event, or None."""
@@ -260,8 +273,10 @@ class Engine:
             if len(self._match_cache) < MAX_MATCH_CACHE:
                 self._match_cache[cache_key] = candidates
         for rule, alternatives in candidates:
-            if any(alt.accepts(event) for alt in alternatives):
-                return rule
+            for alternative in alternatives:
+                # Most alternatives have no `where`: they take every event they select, no call needed.
+                if not alternative.where or alternative.accepts(event):
+                    return rule
         return None
 
     def _unknown(self, event: Event) -> None:
@@ -274,17 +289,18 @@ class Engine:
         _tally(self.other_hours, int(event.time.timestamp()) // 3600)
         self.per_category["other"] = self.per_category.get("other", 0) + 1
 
-    def _duplicate(self, event: Event) -> bool:
+    def _duplicate(self, event: Event, second: int) -> bool:
         """True when another source already reported this IPS hit (same src/dst within ±2 s).
 
         Hits from the same source are never merged: two identical alerts a second apart are two hits.
         When the copy names the signature and the first report did not, the group learns it.
         """
-        if not (event.src and event.dst):
+        src, dst = event.src, event.dst
+        if not (src and dst):
             return False
-        second = int(event.time.timestamp())
+        recent = self._recent_ips
         for offset in range(-DEDUPE_SECONDS, DEDUPE_SECONDS + 1):
-            seen = self._recent_ips.get((event.src, event.dst, second + offset))
+            seen = recent.get((src, dst, second + offset))
             if seen is not None and seen[0] != event.source:
                 self.duplicates += 1
                 if event.signature:
@@ -292,28 +308,29 @@ class Engine:
                 return True
         return False
 
-    def _remember_ips(self, event: Event, group: _Group) -> None:
+    def _remember_ips(self, event: Event, group: _Group, second: int) -> None:
         """Remember an IPS hit briefly so copies from other sources can be recognised."""
         if not (event.src and event.dst):
             return
-        self._recent_ips[(event.src, event.dst, int(event.time.timestamp()))] = (event.source, group)
+        self._recent_ips[(event.src, event.dst, second)] = (event.source, group)
         if len(self._recent_ips) > DEDUPE_MEMORY:
             self._recent_ips.popitem(last=False)
 
     def _group(self, rule: Rule, event: Event) -> _Group:
         """The group of this rule for the event's grouping key (the overflow group past the cap)."""
-        entities = {name: _group_value(event, name) for name in rule.group_by}
-        key = tuple(entities.values())
+        fields = rule.group_fields
+        key = tuple([_group_value(event, name) for name in fields])
         groups = self.groups[rule.id]
         group = groups.get(key)
         if group is None:
             if len(groups) >= MAX_GROUPS_PER_RULE:
                 self.overflowed.add(rule.id)
                 key = (OVERFLOW,) * len(key)
-                entities = dict.fromkeys(entities, OVERFLOW)
                 group = groups.get(key)
             if group is None:
-                group = groups[key] = _Group(key, {k: v for k, v in entities.items() if v})
+                # The entities dict is built here, once per group, rather than for every event.
+                entities = {name: value for name, value in zip(fields, key, strict=True) if value}
+                group = groups[key] = _Group(key, entities)
         return group
 
     def _name(self, ident: str, name: str) -> None:
@@ -713,6 +730,8 @@ class Engine:
 
 def _group_value(event: Event, name: str) -> str:
     """The value of a grouping field for an event (`threat` falls back to the key)."""
+    if name in EVENT_FIELDS:  # the usual case (device, client, src, dst...), without a call to `value`
+        return getattr(event, name) or ""
     if name == "threat":
         return event.signature or event.signature_id or event.key
     if name == "port":

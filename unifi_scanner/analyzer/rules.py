@@ -124,14 +124,22 @@ class Match(_Spec):
             and (not self.subcategories or event.subcategory in self.subcategories)
         )
 
+    @cached_property
+    def _conditions(self) -> tuple[tuple[str, frozenset[str] | None], ...]:
+        """`where` as (field, allowed values in lower case, or None for `*`), built once, not per event."""
+        return tuple(
+            (name, None if "*" in allowed else frozenset(item.lower() for item in allowed))
+            for name, allowed in self.where.items()
+        )
+
     def accepts(self, event: Event) -> bool:
         """True when every `where` condition holds (`*` accepts any present value)."""
-        for name, allowed in self.where.items():
+        for name, allowed in self._conditions:
             value = (event.value(name) or "").lower()
-            if "*" in allowed:
+            if allowed is None:
                 if not value:
                     return False
-            elif value not in {item.lower() for item in allowed}:
+            elif value not in allowed:
                 return False
         return True
 
@@ -219,6 +227,11 @@ class Rule(_Spec):
         for text in texts:
             _check_template(text)
         return self
+
+    @cached_property
+    def group_fields(self) -> tuple[str, ...]:
+        """`group_by` without repeats: the fields whose values make up a group's key, in order."""
+        return tuple(dict.fromkeys(self.group_by))
 
     @property
     def ids(self) -> list[str]:
