@@ -6,18 +6,20 @@ server stops before its own count, fallbacks only on 404, truncation marks, and 
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
+from pydantic import BaseModel
 
 from unifi_scanner.collector import check_controller, collect
-from unifi_scanner.collector.sources import device_item
+from unifi_scanner.collector.sources import device_item, new_record, record_id
 from unifi_scanner.document import CollectionWriter, iter_collection
 from unifi_scanner.errors import ControllerProtocolError
-from unifi_scanner.models import Device, Footer, Header, Record, SourceStatus, Window
+from unifi_scanner.models import Device, Footer, Header, Record, RecordKind, SourceStatus, Window
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import to_ms
 
@@ -359,6 +361,9 @@ def test_a_stale_csrf_token_is_refreshed_and_the_request_retried_once(mock):
         ({"datetime": "2020-06-17T09:42:03Z"}, datetime(2020, 6, 17, 9, 42, 3, tzinfo=UTC)),
         ({"datetime": "2020-06-17T09:42:03"}, datetime(2020, 6, 17, 9, 42, 3, tzinfo=UTC)),  # naive = UTC
         ({"time": 1e30}, None),
+        ({"time": 10**400}, None),  # an int too large for any clock
+        # A bool is no time (it is an int to Python): the next key counts.
+        ({"time": True, "timestamp": 1562646211}, datetime(2019, 7, 9, 4, 23, 31, tzinfo=UTC)),
         ({"time": "soon", "datetime": "yesterday"}, None),
     ],
 )
@@ -366,3 +371,55 @@ def test_record_times_are_converted_at_the_edge(raw, expected):
     from unifi_scanner.collector.sources import record_time
 
     assert record_time(raw, "time", "timestamp") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"_id": "6b0365df7acbb80000017e68"}, "6b0365df7acbb80000017e68"),
+        ({"_id": 42}, "42"),  # some firmware numbers its rows
+        ({"_id": ""}, None),
+        ({"_id": True}, None),
+        ({"_id": ["6b03"]}, None),
+        ({"key": "EVT_AP_Lost_Contact"}, None),
+    ],
+)
+def test_record_ids_fall_back_to_a_stable_content_digest(raw, expected):
+    rid = record_id(raw, "_id")
+    if expected is not None:
+        assert rid == expected
+    else:
+        assert rid.startswith("sha256:") and len(rid) == 39
+        assert record_id(dict(reversed(list(raw.items()))), "_id") == rid  # key order does not matter
+
+
+def test_new_record_is_exactly_what_model_construct_builds():
+    raw = {"_id": "6b03", "time": 1592386923851, "nested": {"list": [1, None, "x"]}}
+    moment = datetime(2020, 6, 17, 9, 42, 3, 851000, tzinfo=UTC)
+    built = new_record(RecordKind.EVENT, "legacy_events", "6b03", moment, raw)
+    reference = Record.model_construct(type="record", kind=RecordKind.EVENT, source="legacy_events",
+                                       id="6b03", time=moment, raw=raw)
+    # Every slot a pydantic model instance has, including any a future field or pydantic would add.
+    for slot in BaseModel.__slots__:
+        assert getattr(built, slot) == getattr(reference, slot), slot
+    assert list(built.__dict__) == list(reference.__dict__)
+    assert built.model_dump_json() == reference.model_dump_json()
+    assert built == Record(kind=RecordKind.EVENT, source="legacy_events", id="6b03", time=moment, raw=raw)
+    other = new_record(RecordKind.EVENT, "legacy_events", "6b04", moment, raw)
+    assert other.model_fields_set is not built.model_fields_set  # never shared between records
+
+
+def test_long_lived_objects_are_frozen_only_while_collecting(mock):
+    console(mock, v2=V2Log([to_ms(SINCE) + 5]))
+    settings = Settings(host="ctrl.test", port=443, username="admin", password="pw-123456")
+    during = []
+    collect(settings, WINDOW, CollectionWriter(io.StringIO()),
+            progress=lambda name, count: during.append(gc.get_freeze_count()))
+    assert during and min(during) > 0
+    assert gc.get_freeze_count() == 0  # the process gets its collector back as it was
+    gc.freeze()  # a caller's own freeze (a forked child's, say) outlives the run
+    try:
+        collect(settings, WINDOW, CollectionWriter(io.StringIO()))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

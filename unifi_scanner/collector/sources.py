@@ -182,7 +182,10 @@ def record_time(raw: dict[str, Any], *keys: str) -> datetime | None:
     """The first of `keys` holding an epoch (ms or s, by magnitude); then `datetime` (ISO) as a fallback."""
     try:
         for key in keys:
-            number = _number(raw.get(key))
+            value = raw.get(key)
+            if type(value) is int:  # the usual epoch (bool, a subclass, is not one): no checks needed
+                return from_epoch(value)
+            number = _number(value)
             if number is not None:
                 return from_epoch(number)
         text = raw.get("datetime")
@@ -196,10 +199,33 @@ def record_time(raw: dict[str, Any], *keys: str) -> datetime | None:
 def record_id(raw: dict[str, Any], key: str) -> str:
     """The record's own id; for the rare row without one, a digest of its content (stable across runs)."""
     value = raw.get(key)
+    if type(value) is str and value:  # the usual id, tested first because it is the cheapest test
+        return value
     if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
         return str(value)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     return f"sha256:{digest[:32]}"
+
+
+_RECORD_FIELDS = frozenset(Record.model_fields)
+_set_slot = object.__setattr__
+
+
+def new_record(kind: RecordKind, source: str, rid: str, moment: datetime, raw: dict[str, Any]) -> Record:
+    """The Record that `Record.model_construct` builds from these values, built three times faster.
+
+    The values are already checked here, so no validation is wanted, but model_construct still walks
+    every field's aliases and defaults on each call: 2 µs, as much as all the rest of a row's
+    conversion. A Record has no aliases, no private attributes and every field given, so its instance
+    state is just the four slots below (tests/collector pins them to model_construct's).
+    """
+    record = Record.__new__(Record)
+    _set_slot(record, "__dict__", {"type": "record", "kind": kind, "source": source, "id": rid,
+                                   "time": moment, "raw": raw})
+    _set_slot(record, "__pydantic_fields_set__", set(_RECORD_FIELDS))
+    _set_slot(record, "__pydantic_extra__", None)
+    _set_slot(record, "__pydantic_private__", None)
+    return record
 
 
 @dataclass
@@ -225,11 +251,14 @@ class Page:
         self.records: list[Record] = []
         self.unique = 0  # ids this walk had not seen before (in-window or not)
         self.times: list[int] = []  # epoch ms of every row, for narrowing and paging decisions
+        # Runs once per record (100k+ per run): attribute lookups are hoisted out of the loop.
+        marks, since, until = run.marks, ctx.window.since, ctx.window.until
+        kind, source, id_key, time_keys = shape.kind, run.name, shape.id_key, shape.time_keys
         for raw in rows:
-            rid = record_id(raw, shape.id_key)
-            moment = record_time(raw, *shape.time_keys)
-            previous = run.marks.get(rid)
-            run.marks[rid] = walk
+            rid = record_id(raw, id_key)
+            moment = record_time(raw, *time_keys)
+            previous = marks.get(rid)
+            marks[rid] = walk
             if previous != walk:
                 self.unique += 1
             if moment is not None:
@@ -238,11 +267,8 @@ class Page:
                 run.malformed += 1  # no usable time: it cannot be placed in any window
             if previous is not None or moment is None:
                 continue
-            if ctx.window.since <= moment < ctx.window.until:
-                # model_construct: the values are already validated here, and 100k records add up.
-                self.records.append(Record.model_construct(
-                    type="record", kind=shape.kind, source=run.name, id=rid, time=moment, raw=raw
-                ))
+            if since <= moment < until:
+                self.records.append(new_record(kind, source, rid, moment, raw))
         ctx.count_page(run)
 
 
