@@ -8,20 +8,25 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 
 import pytest
 import requests
 import responses
 from responses import matchers
 
+from tests.hardening.hostile import receiver
 from unifi_scanner.collector.auth import connect
-from unifi_scanner.collector.http import ApiError
+from unifi_scanner.collector.http import ApiError, Http
+from unifi_scanner.collector.sources import rows_of
 from unifi_scanner.errors import (
     ConfigError,
     ControllerAuthError,
     ControllerProtocolError,
+    ControllerTLSError,
     ControllerUnreachable,
 )
+from unifi_scanner.fake import FakeController
 from unifi_scanner.settings import Settings
 
 BASE = "https://ctrl.test:443"
@@ -362,3 +367,66 @@ def test_an_html_503_from_a_booting_console_is_retried_then_reported_as_not_read
     with pytest.raises(ControllerProtocolError, match="not ready"):
         conn.get(conn.site_path("stat/device"))
     assert len(sleeps) == 4
+
+
+# ----------------------------------------------------------------------------------------- environment
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    """No proxy variable from the machine running the tests (lower-case ones would win over ours)."""
+    for key in list(os.environ):
+        if key.lower().endswith("_proxy"):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+def test_proxy_from_the_environment_carries_every_request(proxy_env):
+    # The receiver plays the proxy: a request that came through it names the whole URL, not a path.
+    with receiver() as (log, proxy):
+        proxy_env.setenv("HTTP_PROXY", proxy)
+        http = Http(settings(host="ctrl.invalid"), "http://ctrl.invalid")
+        for _ in range(2):
+            assert http.probe("GET", "/api/s/default/stat/health").status_code == 200
+        http.close()
+    assert [target for _, target, _ in log] == ["http://ctrl.invalid/api/s/default/stat/health"] * 2
+
+
+def test_no_proxy_from_the_environment_is_honoured(proxy_env, free_port):
+    with receiver() as (log, direct):
+        # A proxy that would refuse the connection: only a bypass can make the request work.
+        proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port}")
+        proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        http = Http(settings(host=direct), direct)
+        assert http.probe("GET", "/api/s/default/stat/health").status_code == 200
+        http.close()
+    assert [target for _, target, _ in log] == ["/api/s/default/stat/health"]
+
+
+def test_a_netrc_login_for_the_controller_is_sent(proxy_env, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
+    proxy_env.setenv("NETRC", str(netrc))
+    with receiver() as (log, direct):
+        http = Http(settings(host=direct), direct)
+        sent = http.probe("GET", "/api/s/default/stat/health").request
+        http.close()
+    assert len(log) == 1
+    assert sent.headers["Authorization"] == "Basic " + base64.b64encode(b"netrc-user:netrc-pass").decode()
+
+
+def test_ca_bundle_from_the_environment_replaces_system_trust_but_never_a_pin(monkeypatch):
+    with FakeController(events=10) as fc:
+        plain = settings(host=fc.url, username=fc.username, password=fc.password)
+        with pytest.raises(ControllerTLSError):
+            connect(plain)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fc.cert_path))
+        conn = connect(plain)
+        assert rows_of(conn.get(conn.site_path("stat/health")))
+        conn.close()
+        # With a pin the bundle is never read: a missing file would fail every request if it were.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+        conn = connect(settings(host=fc.url, username=fc.username, password=fc.password,
+                                tls_fingerprint=fc.cert_sha256))
+        assert rows_of(conn.get(conn.site_path("stat/health")))
+        conn.close()

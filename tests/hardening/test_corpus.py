@@ -89,6 +89,12 @@ FATAL = {
                                 "malformed JSON"),
     "redirect-on-login": (Behaviours(hooks=[answer("/api/auth/login", redirect("https://portal.example"))]),
                           "redirect (HTTP 302) to https://portal.example"),
+    # requests reads a redirect's body to prepare Response.next even when not following it: this one's
+    # never ends (and a huge one would be read whole, past the 32 MiB cap).
+    "endless-redirect-on-login": (
+        Behaviours(hooks=[answer("/api/auth/login", Response(
+            302, b" " * MB, "text/html", redirect("https://portal.example").headers, trickle=0.05))]),
+        "redirect (HTTP 302) to https://portal.example"),
     "50mb-on-login": (Behaviours(hooks=[answer("/api/auth/login", raw(200, b" " * (50 * MB)))]),
                       "larger than 32 MiB"),
     "no-site-context": (Behaviours(hooks=[answer("/api/s/", raw(200, NO_SITE))]), "Site 'default' not found"),

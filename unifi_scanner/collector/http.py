@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_netrc_auth
 
 from unifi_scanner.errors import (
     ConfigError,
@@ -241,6 +242,38 @@ def _jwt_csrf(token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _settle_environment(session: requests.Session, base_url: str) -> tuple[dict[str, str], Any]:
+    """Resolve once what requests would read from the environment on every request of a new `session`.
+
+    With `trust_env` on, requests re-reads the proxy variables (walking all of os.environ), the
+    CA bundle variables and ~/.netrc for every request (about 0.1 ms of CPU each). All of this
+    depends only on the scheme, host and port, which are `base_url`'s for every request of an `Http`,
+    so it is looked up here once and `trust_env` is switched off. Returns the proxies and the `verify`
+    value to send with each request, exactly as requests would have merged them; a netrc login for the
+    host becomes the session's auth, as requests would have applied it.
+    """
+    # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE replace only verify=True (system trust), never a pin,
+    # a CA bundle or verify=False: requests applies them to a request-level True, as before.
+    merged = session.merge_environment_settings(base_url, {}, None, session.verify, None)
+    session.auth = get_netrc_auth(base_url)
+    session.trust_env = False
+    return merged["proxies"], merged["verify"]
+
+
+class _NoRedirects(requests.Session):
+    """A session that treats every answer as final, redirects included.
+
+    With `allow_redirects=False`, requests still reads a redirect's whole body to prepare
+    `Response.next` (which we never use), before our reader can apply its size cap and deadline: a
+    302 with an endless or huge body would hang or swell the run. `Response.is_redirect` looks at
+    status and `Location` only, so redirects are still recognised (and refused).
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        """No answer ever leads anywhere."""
+        return None
+
+
 class Http:
     """One session to one controller: timeouts, TLS policy, retries with backoff, CSRF and re-login.
 
@@ -262,9 +295,10 @@ class Http:
         self.attempts = attempts
         self.backoff = backoff
         self.sleep = sleep
-        self.session = requests.Session()
+        self.session = _NoRedirects()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "unifi-scanner"})
         configure_tls(self.session, settings)
+        self.proxies, self.verify = _settle_environment(self.session, base_url)
         self.csrf: str | None = None
         self.relogin: Callable[[], None] | None = None
         self.unauthorized_message = "Login expired and re-login failed."
@@ -297,20 +331,26 @@ class Http:
 
     # -------------------------------------------------------------- requests
 
-    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
-              redirects: bool) -> requests.Response:
-        """One HTTP exchange, with transport failures turned into the user-facing error family."""
+    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None) -> requests.Response:
+        """One HTTP exchange, with transport failures turned into the user-facing error family.
+
+        Redirects are never followed, and their bodies never read: callers refuse them from the status
+        and `Location` alone, so an endless or huge redirect body costs nothing.
+        """
         headers = {"X-CSRF-Token": self.csrf} if self.csrf else {}
         self.requests += 1
         started = time.monotonic()
         try:
             response = self.session.request(
                 method, self.base_url + path, json=body, params=params, headers=headers,
-                timeout=self.settings.timeout, allow_redirects=redirects, stream=True,
-                # Explicit: a request-level None lets REQUESTS_CA_BUNDLE override a pin or verify=False.
-                verify=self.session.verify,
+                timeout=self.settings.timeout, allow_redirects=False, stream=True,
+                proxies=self.proxies, verify=self.verify,
             )
-            self._read_body(method, path, response, started + self.settings.timeout)
+            if response.is_redirect:
+                response.close()
+                response._content = b""  # noqa: SLF001 - requests' own cache of the read body
+            else:
+                self._read_body(method, path, response, started + self.settings.timeout)
         except requests.exceptions.SSLError as exc:
             raise self.tls_error(exc) from None
         log.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code,
@@ -389,7 +429,7 @@ class Http:
     def probe(self, method: str, path: str, body: Any = None) -> requests.Response:
         """One raw request without retries, redirects, decoding or re-login (detection, login, logout)."""
         try:
-            response = self._send(method, path, body, None, redirects=False)
+            response = self._send(method, path, body, None)
         except requests.exceptions.RequestException as exc:
             raise self.unreachable(exc) from None
         self._refresh_csrf(response)
@@ -448,7 +488,7 @@ class Http:
         relogged = csrf_retried = False
         while True:
             try:
-                response = self._send(method, path, body, params, redirects=False)
+                response = self._send(method, path, body, params)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 attempt += 1
                 if attempt >= self.attempts and isinstance(exc, requests.exceptions.Timeout):
