@@ -145,18 +145,20 @@ def base_env(announce: dict[str, str], work: Path) -> dict[str, str]:
 
 
 def run_memory(log: Path, fallback: float) -> float:
-    """A run's peak RSS plus what its collector process added, from the run's debug log lines.
+    """A run's peak memory with its collector process counted, from the run's debug log lines.
 
     `run` collects in a forked child process, and wait4 reports the larger of the two peaks, not their
-    sum. The child's own peak counts the pages it shares with the parent; its private memory (copied
-    or new pages, at its end, when it is largest) is what a container's memory limit adds for it.
+    sum. The child's peak RSS counts the pages it shares with the parent; its private memory (copied
+    or new pages) is what it adds. Both grow while collecting, so the pair peaks when the child ends:
+    the parent's RSS then plus the child's private memory; after that only the parent's peak counts.
     """
     text = log.read_text(errors="replace")
     own = re.search(r"peak RSS of this process ([\d.]+) MiB", text)
-    child = re.search(r"collector process: .* of which ([\d.]+) MiB not shared", text)
+    child = re.search(r"collector process: .* of which ([\d.]+) MiB not shared .*\(at ([\d.]+) MiB now\)",
+                      text)
     if not (own and child):
         return fallback
-    return float(own[1]) + float(child[1])
+    return max(float(own[1]), float(child[1]) + float(child[2]))
 
 
 def footer_records(collection: Path) -> int:
