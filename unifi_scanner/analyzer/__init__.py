@@ -12,6 +12,7 @@ from datetime import datetime
 
 from unifi_scanner.analyzer.engine import Engine
 from unifi_scanner.analyzer.rules import load_catalogue
+from unifi_scanner.gcutil import long_lived_objects_frozen
 from unifi_scanner.models import CollectionItem, Report
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import ensure_utc, utcnow
@@ -36,8 +37,9 @@ def analyze(
     this collection's window. Raises ConfigError when the items hold no collection header.
     """
     engine = Engine(load_catalogue(), settings, known_admin_ips=known_admin_ips)
-    for item in items:
-        engine.feed(item)
+    with long_lived_objects_frozen():
+        for item in items:
+            engine.feed(item)
     return engine.report(
         generated_at=ensure_utc(generated_at) if generated_at else utcnow(),
         first_run=first_run,

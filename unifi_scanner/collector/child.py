@@ -16,7 +16,6 @@ early, and, on Linux, when the parent dies.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import pickle
@@ -30,6 +29,7 @@ from typing import IO, Any
 
 from unifi_scanner.document import CollectionWriter, iter_collection
 from unifi_scanner.errors import ControllerError, ExitCode, ScannerError
+from unifi_scanner.gcutil import long_lived_objects_frozen
 from unifi_scanner.models import CollectionItem, Window
 from unifi_scanner.settings import Settings
 
@@ -56,29 +56,28 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
         import fcntl
 
         fcntl.fcntl(data_write, _F_SETPIPE_SZ, PIPE_BYTES)
-    # Objects that exist now are only read by the child: frozen, its garbage collector never touches
-    # (and so never copies) them.
-    gc.freeze()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
-        os.close(data_read)
-        os.close(status_read)
-        _child(settings, window, data_write, status_write)
-    gc.unfreeze()
-    os.close(data_write)
-    os.close(status_write)
-    listener = _Listener(os.fdopen(status_read, "rb"))
-    listener.start()
-    stream = open(data_read, encoding="utf-8", newline="\n")  # noqa: SIM115 - closed below, after the checks
-    try:
-        yield iter_collection(stream, name="the collection from the collector process")
-    except BaseException:
-        _stop(pid, listener, ended=_at_end(data_read))
-        raise
-    else:
-        _stop(pid, listener, ended=_at_end(data_read))
-    finally:
-        stream.close()
+    # Frozen for both processes: the parent's analysis and the child's collection skip them in full
+    # collections, and the child never touches (so never copies) the pages they sit on.
+    with long_lived_objects_frozen():
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
+            os.close(data_read)
+            os.close(status_read)
+            _child(settings, window, data_write, status_write)
+        os.close(data_write)
+        os.close(status_write)
+        listener = _Listener(os.fdopen(status_read, "rb"))
+        listener.start()
+        stream = open(data_read, encoding="utf-8", newline="\n")  # noqa: SIM115 - closed after the checks
+        try:
+            yield iter_collection(stream, name="the collection from the collector process", trusted=True)
+        except BaseException:
+            _stop(pid, listener, ended=_at_end(data_read))
+            raise
+        else:
+            _stop(pid, listener, ended=_at_end(data_read))
+        finally:
+            stream.close()
     if listener.stats is not None:
         # Both processes grow while collecting, so their sum peaks about now: the figure a container's
         # memory limit has to hold (benchmarks/run.py reads this line).

@@ -8,17 +8,16 @@ the run goes on.
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
 from unifi_scanner import __version__
 from unifi_scanner.document import CollectionWriter
 from unifi_scanner.errors import ControllerProtocolError
+from unifi_scanner.gcutil import long_lived_objects_frozen
 from unifi_scanner.models import ControllerInfo, Footer, Header, SourceOutcome, SourceStatus, Window
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import utcnow
@@ -49,7 +48,7 @@ def collect(settings: Settings, window: Window, writer: CollectionWriter, *,
     outcome, flushing after each page. `progress(source, records_so_far)` is called after every page.
     Raises ControllerError (exit 3) when the controller cannot be used at all.
     """
-    with _long_lived_objects_frozen():
+    with long_lived_objects_frozen():
         conn = connect(settings)
         try:
             ctx = Context(conn, window, settings)
@@ -66,24 +65,6 @@ def collect(settings: Settings, window: Window, writer: CollectionWriter, *,
         finally:
             conn.close()
     return CollectStats(header=header, footer=footer, requests=conn.http.requests, pages=ctx.pages)
-
-
-@contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector's full passes off every object alive before the run, until it ends.
-
-    Parsing pages allocates millions of short-lived containers, which sets off full collections; each
-    would rescan the tens of thousands of objects that live for the whole process (modules, pydantic
-    schemas, settings): about 5% of the collector's CPU time. A freeze the caller made is left alone.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _run_source(ctx: Context, name: str, source: Callable, writer: CollectionWriter,
