@@ -14,6 +14,7 @@ Delivery answers with `DeliveryOutcome`, which the checkpoint logic trusts.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -155,6 +156,28 @@ class Record(_Model):
     id: str
     time: UtcDatetime
     raw: dict[str, Any]
+
+
+_RECORD_FIELDS = frozenset(Record.model_fields)
+_set_slot = object.__setattr__
+
+
+def new_record(kind: RecordKind, source: str, rid: str, moment: datetime, raw: dict[str, Any]) -> Record:
+    """The Record that `Record.model_construct` builds from these values, built three times faster.
+
+    For values already checked (the collector's, and its own stream read back from the child process),
+    where no validation is wanted; model_construct still walks every field's aliases and defaults on
+    each call: 2 µs, as much as all the rest of a row's conversion. A Record has no aliases, no
+    private attributes and every field given, so its instance state is just the four slots below
+    (tests/test_models.py pins them to model_construct's).
+    """
+    record = Record.__new__(Record)
+    _set_slot(record, "__dict__", {"type": "record", "kind": kind, "source": source, "id": rid,
+                                   "time": moment, "raw": raw})
+    _set_slot(record, "__pydantic_fields_set__", set(_RECORD_FIELDS))
+    _set_slot(record, "__pydantic_extra__", None)
+    _set_slot(record, "__pydantic_private__", None)
+    return record
 
 
 class Device(_Model):

@@ -13,11 +13,13 @@ import os
 import pytest
 import requests
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 from responses import matchers
 
 from tests.hardening.hostile import receiver
 from unifi_scanner.collector.auth import connect
-from unifi_scanner.collector.http import ApiError, Http
+from unifi_scanner.collector.http import ApiError, Http, parse_json
 from unifi_scanner.collector.sources import rows_of
 from unifi_scanner.errors import (
     ConfigError,
@@ -430,3 +432,37 @@ def test_ca_bundle_from_the_environment_replaces_system_trust_but_never_a_pin(mo
                                 tls_fingerprint=fc.cert_sha256))
         assert rows_of(conn.get(conn.site_path("stat/health")))
         conn.close()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES, st.booleans())
+def test_the_fast_json_parser_gives_what_json_gives(value, ascii_only) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)  # NaN, Infinity, huge ints, any code point
+    assert repr(parse_json(text.encode("utf-8", "surrogatepass"))) == repr(
+        json.loads(text.encode("utf-8", "surrogatepass").decode("utf-8-sig", errors="replace")))
+
+
+NESTED_300: list = []
+for _ in range(299):
+    NESTED_300 = [NESTED_300]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("\ufeff{\"a\": 1}".encode(), {"a": 1}),  # a byte-order mark
+    (b'{"name": "caf\xe9"}', {"name": "caf\ufffd"}),  # Latin-1 where UTF-8 belongs
+    (b'{"name": "x\\ud800y"}', {"name": "x\ufffdy"}),  # a lone surrogate escape
+    (b"[" * 300 + b"]" * 300, NESTED_300),  # deeper than pydantic-core goes
+])
+def test_what_the_fast_parser_refuses_is_still_read_the_careful_way(content, expected) -> None:
+    assert parse_json(content) == expected
+
+
+def test_garbage_is_still_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        parse_json(b"[1] trailing")

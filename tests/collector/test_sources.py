@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
-from pydantic import BaseModel
 
 from unifi_scanner.collector import check_controller, collect
-from unifi_scanner.collector.sources import device_item, new_record, record_id
+from unifi_scanner.collector.sources import device_item, record_id
 from unifi_scanner.document import CollectionWriter, iter_collection
 from unifi_scanner.errors import ControllerProtocolError
-from unifi_scanner.models import Device, Footer, Header, Record, RecordKind, SourceStatus, Window
+from unifi_scanner.models import Device, Footer, Header, Record, SourceStatus, Window
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import to_ms
 
@@ -391,22 +390,6 @@ def test_record_ids_fall_back_to_a_stable_content_digest(raw, expected):
     else:
         assert rid.startswith("sha256:") and len(rid) == 39
         assert record_id(dict(reversed(list(raw.items()))), "_id") == rid  # key order does not matter
-
-
-def test_new_record_is_exactly_what_model_construct_builds():
-    raw = {"_id": "6b03", "time": 1592386923851, "nested": {"list": [1, None, "x"]}}
-    moment = datetime(2020, 6, 17, 9, 42, 3, 851000, tzinfo=UTC)
-    built = new_record(RecordKind.EVENT, "legacy_events", "6b03", moment, raw)
-    reference = Record.model_construct(type="record", kind=RecordKind.EVENT, source="legacy_events",
-                                       id="6b03", time=moment, raw=raw)
-    # Every slot a pydantic model instance has, including any a future field or pydantic would add.
-    for slot in BaseModel.__slots__:
-        assert getattr(built, slot) == getattr(reference, slot), slot
-    assert list(built.__dict__) == list(reference.__dict__)
-    assert built.model_dump_json() == reference.model_dump_json()
-    assert built == Record(kind=RecordKind.EVENT, source="legacy_events", id="6b03", time=moment, raw=raw)
-    other = new_record(RecordKind.EVENT, "legacy_events", "6b04", moment, raw)
-    assert other.model_fields_set is not built.model_fields_set  # never shared between records
 
 
 def test_long_lived_objects_are_frozen_only_while_collecting(mock):
