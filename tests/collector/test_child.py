@@ -84,15 +84,19 @@ def test_the_childs_log_lines_reach_the_parents_handlers(caplog) -> None:
     assert any(message.startswith("collector process: ") and "not shared" in message for _, message in lines)
 
 
-def test_a_child_killed_by_a_signal_is_an_error_not_a_short_report(monkeypatch) -> None:
+@pytest.mark.parametrize(("end", "phrase"), [
+    (lambda: os.kill(os.getpid(), signal.SIGKILL), "was killed by signal 9"),  # the OOM killer's way
+    (lambda: os._exit(7), "exited with status 7"),
+])
+def test_a_child_that_ends_without_a_word_is_an_error_not_a_short_report(monkeypatch, end, phrase) -> None:
     def dies(settings, span, writer, *, progress=None):
         writer.write(header(settings, span))
         writer.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+        end()
 
     monkeypatch.setattr("unifi_scanner.collector.collect", dies)
     settings = Settings(host="127.0.0.1", username="u", password=SecretStr("p" * 8))
-    with pytest.raises(ControllerError, match="killed by signal 9") as raised, \
+    with pytest.raises(ControllerError, match=phrase) as raised, \
             collection_stream(settings, window()) as items:
         list(items)
     assert raised.value.exit_code == ExitCode.CONTROLLER

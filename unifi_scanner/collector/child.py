@@ -72,10 +72,10 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
         try:
             yield iter_collection(stream, name="the collection from the collector process", trusted=True)
         except BaseException:
-            _stop(pid, listener, ended=_at_end(data_read))
+            _stop(pid, listener, ended=_at_end(data_read), complete=False)
             raise
         else:
-            _stop(pid, listener, ended=_at_end(data_read))
+            _stop(pid, listener, ended=_at_end(data_read), complete=True)
         finally:
             stream.close()
     if listener.stats is not None:
@@ -91,13 +91,14 @@ def _at_end(fd: int) -> bool:
     return bool(readable) and not os.read(fd, 1)
 
 
-def _stop(pid: int, listener: _Listener, *, ended: bool) -> None:
+def _stop(pid: int, listener: _Listener, *, ended: bool, complete: bool) -> None:
     """Reap the child (killed first unless its document `ended`) and raise what went wrong there.
 
     The child's reported error wins over whatever the parent saw (a document cut short is only the
-    symptom); so does a child that died by a signal on its own, such as the kernel's out-of-memory
-    killer. A child still writing when the parent gave up is killed: the parent's own exception is
-    the story then.
+    symptom); so does a child that ended its document without a word, whether killed by a signal (the
+    kernel's out-of-memory killer) or not. A child still writing when the parent gave up is killed:
+    the parent's own exception is the story then. After a `complete` document a missing word is only
+    worth a warning (the child may have died logging out).
     """
     if not ended:
         with contextlib.suppress(ProcessLookupError):
@@ -106,12 +107,12 @@ def _stop(pid: int, listener: _Listener, *, ended: bool) -> None:
     listener.join()
     if listener.error is not None:
         raise listener.error
-    if ended and os.WIFSIGNALED(status):
-        raise ControllerError(
-            f"the collector process {_how(status)} before finishing (out of memory?); nothing was delivered "
-            "and the checkpoint did not move"
-        )
     if ended and listener.stats is None:
+        if not complete:
+            raise ControllerError(
+                f"the collector process {_how(status)} before finishing (out of memory?); the collection "
+                "is incomplete, so no report was made"
+            )
         log.warning("the collector process ended without its statistics (%s)", _how(status))
 
 
