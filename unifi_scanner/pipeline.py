@@ -230,7 +230,6 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
     on purpose (the demo's).
     """
     from unifi_scanner.delivery import deliver, select_channels
-    from unifi_scanner.renderer import render_all
 
     run_id = str(uuid.uuid4())
     store = StateStore(settings.effective_state_dir)
@@ -283,6 +282,10 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                     checkpoint=checkpoint and checkpoint.last_successful_run, notes=notes,
                 )
                 log.debug("run phase: render")
+                # Imported only now: its 5 MiB would otherwise sit in memory beside both processes
+                # while collecting, when together they use the most.
+                from unifi_scanner.renderer import render_all
+
                 rendered = render_all(report, settings)
                 result.subject = rendered.subject
                 worth_sending = any(
