@@ -36,6 +36,8 @@ SCHEMA_VERSION = 1
 MAX_REPORTED_IDS = 50_000
 STATE_MODE = 0o600
 # Leftovers of a run killed mid-way: its collection directory and atomic_write's temporary files.
+# `.collect-*`: where runs before the streaming collector (commit b58c6c2) kept their collection; a
+# run of those killed mid-way left up to gigabytes behind, still worth cleaning after an upgrade.
 _LEFTOVER_PATTERNS = (".collect-*", ".write-test-*", f".{STATE_FILE}.*.tmp", f".{BACKUP_FILE}.*.tmp")
 
 
