@@ -1293,6 +1293,9 @@ class _Server(ThreadingHTTPServer):
         self.ssl_context = ctx
         self.stopping = threading.Event()  # tells held (slow) handlers to let go
         self._conns: dict[socket.socket, threading.Thread] = {}
+        # Every connection thread not known to have ended: one leaves `_conns` (shutdown_request) a
+        # moment before it ends, and stop() must wait for that moment too.
+        self._conn_threads: list[threading.Thread] = []
         self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
 
@@ -1312,6 +1315,7 @@ class _Server(ThreadingHTTPServer):
         )
         with self._conns_lock:
             self._conns[request] = thread
+            self._conn_threads = [*(alive for alive in self._conn_threads if alive.is_alive()), thread]
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
@@ -1322,14 +1326,14 @@ class _Server(ThreadingHTTPServer):
     def close_all_connections(self) -> None:
         """Unblock every connection thread (idle keep-alive, slow handlers) and wait for it."""
         with self._conns_lock:
-            conns = list(self._conns.items())
-        for sock, _ in conns:
+            socks, threads = list(self._conns), list(self._conn_threads)
+        for sock in socks:
             try:
                 # The plain-socket shutdown: it unblocks a reader without touching the TLS object.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
-        for _, thread in conns:
+        for thread in threads:
             thread.join(timeout=5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
