@@ -161,10 +161,12 @@ def collect_and_analyze(
     sits between the stream and the analyzer (the run's de-duplication); `require_event_feed` refuses
     the report when the event log failed (see `_require_event_feed`). `analyze_options` go to `analyze`.
     """
-    from unifi_scanner.analyzer import analyze
     from unifi_scanner.collector.child import collection_stream
 
     with collection_stream(settings, window) as items:
+        # Imported here, while the collector logs in: the child needs none of it.
+        from unifi_scanner.analyzer import analyze
+
         report = analyze(transform(items), settings, **analyze_options)
     if require_event_feed:
         _require_event_feed(report.sources)
@@ -342,9 +344,10 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
         exit_code = INTERRUPTED
         raise
     finally:
-        # For sizing a container's memory limit (the collector process logs its own figure).
-        log.debug("run finished with exit code %d; peak RSS of this process %.1f MiB", exit_code,
-                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # For sizing a container's memory limit (the collector process logs its own figures).
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        log.debug("run finished with exit code %d; CPU of this process %.2f s, peak RSS of this process "
+                  "%.1f MiB", exit_code, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
         if tail is not None:
             logging.getLogger("unifi_scanner").removeHandler(tail)
         pinger.finish(exit_code, tail.text() if tail is not None else None)

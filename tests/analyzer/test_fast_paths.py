@@ -58,6 +58,7 @@ def test_clean_keeps_its_answers_for_other_types():
     assert clean(True) == "True"
     assert clean(False) is None
     assert clean(2.5) == "2.5"
+    assert clean(float("inf")) is None and clean(float("nan")) is None
     assert clean(None) is None
     assert clean({"a": 1}) is None
     assert clean(" a\r\nb ") == "a b"

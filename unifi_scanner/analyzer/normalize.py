@@ -11,6 +11,7 @@ up in reports and mail.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ def clean(value: Any, limit: int = MAX_NAME) -> str | None:
         text = str(value)
         return text if len(text) <= limit else text[: limit - 1] + "…"
     elif value is None or value is False or isinstance(value, dict | list):
+        return None
+    elif type(value) is float and not math.isfinite(value):
+        # What a collection file holds as null (JSON has no infinity); the collector's own pipe carries
+        # the number as parsed (a hostile `1e999`), and both must read alike.
         return None
     else:
         text = (value if isinstance(value, str) else str(value))[: limit * 4]

@@ -2,9 +2,10 @@
 
 `run` and a live `report` need the collection only as a stream into the analyzer. Both halves cost
 about the same CPU per record, and Python runs one thread's code at a time, so the collector runs in a
-forked child that writes the collection document (the same JSON Lines as `collect -o`) into a pipe,
-and the parent analyses the lines as they arrive: on a two-core machine a run takes little more than
-the slower half instead of the sum of both, and no collection file touches the disk.
+forked child that writes the collection document into a pipe (the same items as `collect -o`, as
+one pickle per page: `document.PageWriter`), and the parent analyses the pages as they arrive: on a
+two-core machine a run takes little more than the slower half instead of the sum of both, and no
+collection file touches the disk.
 
 A second pipe carries everything else from the child to the parent, pickled: its log records (which
 the parent hands to its own handlers, so the lines keep one format, stay redacted and reach the ping's
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from unifi_scanner.document import CollectionWriter, iter_collection
+from unifi_scanner.document import PageWriter, iter_pages
 from unifi_scanner.errors import ControllerError, ExitCode, ScannerError
 from unifi_scanner.gcutil import long_lived_objects_frozen
 from unifi_scanner.models import CollectionItem, Window
@@ -68,9 +69,9 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
         os.close(status_write)
         listener = _Listener(os.fdopen(status_read, "rb"))
         listener.start()
-        stream = open(data_read, encoding="utf-8", newline="\n")  # noqa: SIM115 - closed after the checks
+        stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
         try:
-            yield iter_collection(stream, name="the collection from the collector process", trusted=True)
+            yield iter_pages(stream, name="the collection from the collector process")
         except BaseException:
             _stop(pid, listener, ended=_at_end(data_read), complete=False)
             raise
@@ -81,8 +82,8 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
     if listener.stats is not None:
         # Both processes grow while collecting, so their sum peaks about now: the figure a container's
         # memory limit has to hold (benchmarks/run.py reads this line).
-        log.debug("collector process: %d requests, %d pages, peak RSS %.1f MiB, of which %.1f MiB not shared "
-                  "with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
+        log.debug("collector process: %d requests, %d pages, CPU %.2f s, peak RSS %.1f MiB, of which %.1f "
+                  "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
 
 
 def _at_end(fd: int) -> bool:
@@ -150,7 +151,7 @@ class _Listener(threading.Thread):
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(name="collector-status", daemon=True)
         self.stream = stream
-        self.stats: tuple[int, int, float, float] | None = None
+        self.stats: tuple[int, int, float, float, float] | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -234,12 +235,16 @@ def _child(settings: Settings, window: Window, data_fd: int, status_fd: int) -> 
         logger.addHandler(_Forwarder(send))
         # The data pipe is closed only after the outcome is sent: the parent, seeing the document end
         # early, must find the reason already waiting on the status pipe.
-        stream = open(data_fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        stream = open(data_fd, "wb")  # noqa: SIM115
         try:
-            stats = collect(settings, window, CollectionWriter(stream))
+            writer = PageWriter(stream)
+            stats = collect(settings, window, writer)
+            writer.flush()  # what was written since the last page
             stream.close()
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            send("done", (stats.requests, stats.pages, peak, _private_mib(peak)))
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            peak = usage.ru_maxrss / 1024
+            cpu = usage.ru_utime + usage.ru_stime
+            send("done", (stats.requests, stats.pages, cpu, peak, _private_mib(peak)))
             code = 0
         except ScannerError as exc:
             send("error", (type(exc), exc.message, int(exc.exit_code)))
