@@ -466,3 +466,47 @@ def test_what_the_fast_parser_refuses_is_still_read_the_careful_way(content, exp
 def test_garbage_is_still_a_value_error() -> None:
     with pytest.raises(ValueError):
         parse_json(b"[1] trailing")
+
+
+# ----------------------------------------------------------------------------------------- sending ahead
+
+
+def test_a_request_sent_ahead_is_taken_up_once_by_the_same_request(mock):
+    console(mock)
+    url = f"{NET}/api/s/default/stat/event"
+    mock.post(url, json={"meta": {"rc": "ok"}, "data": [{"page": 2}]}, match=[matchers.json_params_matcher({"n": 2})])
+    conn = connect(settings())
+    conn.post_ahead(conn.site_path("stat/event"), {"n": 2})
+    assert conn.post(conn.site_path("stat/event"), {"n": 2})["data"] == [{"page": 2}]
+    assert [call.request.url for call in mock.calls].count(url) == 1
+    assert mock.calls[-1].request.headers["X-CSRF-Token"] == "csrf-1"
+    conn.close()
+
+
+def test_a_request_sent_ahead_and_not_wanted_is_dropped(mock):
+    console(mock)
+    url = f"{NET}/api/s/default/stat/event"
+    for n in (1, 2):
+        mock.post(url, json={"meta": {"rc": "ok"}, "data": [{"page": n}]},
+                  match=[matchers.json_params_matcher({"n": n})])
+    conn = connect(settings())
+    conn.post_ahead(conn.site_path("stat/event"), {"n": 1})
+    assert conn.post(conn.site_path("stat/event"), {"n": 2})["data"] == [{"page": 2}]
+    conn.post_ahead(conn.site_path("stat/event"), {"n": 1})
+    conn.close()  # logs out and closes, with the second request sent ahead still unread
+    bodies = [json.loads(call.request.body) for call in mock.calls if call.request.url == url]
+    assert bodies == [{"n": 1}, {"n": 2}, {"n": 1}]
+
+
+def test_a_request_sent_ahead_that_failed_is_retried_like_any_other(mock):
+    console(mock)
+    url = f"{NET}/api/s/default/stat/event"
+    mock.post(url, body=requests.exceptions.ConnectionError("connection reset"))
+    mock.post(url, status=503, body="busy")
+    mock.post(url, json={"meta": {"rc": "ok"}, "data": [{"ok": True}]})
+    sleeps = Sleeps()
+    conn = connect(settings(), sleep=sleeps)
+    conn.post_ahead(conn.site_path("stat/event"), {})
+    assert conn.post(conn.site_path("stat/event"), {})["data"] == [{"ok": True}]
+    assert len(sleeps) == 2
+    assert [call.request.url for call in mock.calls].count(url) == 3

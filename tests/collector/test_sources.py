@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -406,3 +407,89 @@ def test_long_lived_objects_are_frozen_only_while_collecting(mock):
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+# ----------------------------------------------------------------------------------------- sending ahead
+
+
+class Watched:
+    """Wraps a scripted feed: notes each request as it reaches the server, for a writer to wait on."""
+
+    def __init__(self, feed, key):
+        self.feed, self.key = feed, key
+        self.seen: list[int] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, request):
+        with self.changed:
+            self.seen.append(json.loads(request.body)[self.key])
+            self.changed.notify_all()
+        return self.feed(request)
+
+    def wait_for(self, value) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: value in self.seen, timeout=10)
+
+
+class PageWatchingWriter(CollectionWriter):
+    """Checks, as each page of `source` is written, that the server was already asked for the next one."""
+
+    def __init__(self, watched: Watched, source: str, next_key) -> None:
+        super().__init__(io.StringIO())
+        self.watched, self.source, self.next_key = watched, source, next_key
+        self.waited_for: list = []
+        self.last = None
+
+    def write(self, item) -> None:
+        if isinstance(item, Record) and item.source == self.source:
+            wanted = self.next_key(item)
+            if wanted is not None and wanted != self.last:
+                self.last = wanted
+                self.waited_for.append((wanted, self.watched.wait_for(wanted)))
+        super().write(item)
+
+
+def collect_with(writer: CollectionWriter):
+    return collect(Settings(host="ctrl.test", port=443, username="admin", password="pw-123456"), WINDOW, writer)
+
+
+def test_the_next_v2_page_is_asked_for_before_this_one_is_written(mock):
+    base = to_ms(UNTIL) - 10_000_000
+    watched = Watched(V2Log([base + i for i in range(350)]), "pageNumber")
+    console(mock, v2=watched)
+    order = {f"v2-{i}": 349 - i for i in range(350)}  # newest first: row i of the answer is on page i // 100
+
+    writer = PageWatchingWriter(watched, "system_log",
+                                lambda record: order[record.id] // 100 + 1 if order[record.id] < 300 else None)
+    collect_with(writer)
+    # Pages 0-2 each found the next page already requested; page 3 (the last) asked for nothing more.
+    assert writer.waited_for == [(1, True), (2, True), (3, True)]
+    assert watched.seen == [0, 1, 2, 3]
+
+
+def test_the_next_legacy_page_is_asked_for_ahead_and_no_page_is_fetched_for_nothing(mock):
+    since_ms = to_ms(SINCE)
+    newest = to_ms(UNTIL) - 1000
+    rows = [{"_id": f"e{i}", "key": "EVT_WU_Connected", "time": newest - i * 10_000} for i in range(7000)]
+
+    def legacy(request):
+        body = json.loads(request.body)
+        page = rows[body["_start"]:body["_start"] + body["_limit"]]
+        return 200, {}, json.dumps(ok(page, count=len(rows)))
+
+    watched = Watched(legacy, "_start")
+    console(mock, v2_status=404, legacy_events=watched)
+    writer = PageWatchingWriter(watched, "legacy_events",
+                                lambda record: (int(record.id[1:]) // 3000 + 1) * 3000
+                                if int(record.id[1:]) < 6000 else None)
+    stats = collect_with(writer)
+    assert writer.waited_for == [(3000, True), (6000, True)]
+    assert watched.seen == [0, 3000, 6000]  # the short last page ended the walk: nothing was sent ahead
+    assert stats.footer.counts["event"] == len([r for r in rows if r["time"] >= since_ms])
+
+    # A page reaching past the window's start ends the walk too, and is known before it is converted.
+    watched.seen.clear()
+    rows[:] = [{"_id": f"o{i}", "key": "EVT_WU_Connected", "time": since_ms + 5_000_000 - i * 1000}
+               for i in range(9000)]
+    collect_with(CollectionWriter(io.StringIO()))
+    assert watched.seen == [0, 3000]

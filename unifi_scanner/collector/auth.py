@@ -82,6 +82,10 @@ class Connection:
         """POST a data endpoint with a JSON body; returns the decoded JSON body."""
         return self.http.request("POST", path, body)
 
+    def post_ahead(self, path: str, body: Any) -> None:
+        """Send a POST now whose answer the next `post(path, body)` takes up (see `Http.send_ahead`)."""
+        self.http.send_ahead("POST", path, body)
+
     def info(self, **fields: Any) -> ControllerInfo:
         """ControllerInfo for this connection plus what sysinfo told us."""
         return ControllerInfo(url=self.url, type=self.kind, auth=self.auth, **fields)

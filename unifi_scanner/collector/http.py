@@ -13,6 +13,7 @@ and who we are (login, controller type) in `auth`. Every failure leaves this mod
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -314,9 +316,14 @@ class Http:
         self.unauthorized_message = "Login expired and re-login failed."
         self.relogins = 0
         self.requests = 0
+        self._helper: ThreadPoolExecutor | None = None
+        self._ahead: tuple[tuple[str, str, Any, Any], Future[tuple[requests.Response, float]]] | None = None
 
     def close(self) -> None:
-        """Close the underlying connections."""
+        """Close the underlying connections (and a request sent ahead that nobody took up)."""
+        self.discard_ahead()
+        if self._helper is not None:
+            self._helper.shutdown()
         self.session.close()
 
     # -------------------------------------------------------------- secrets and CSRF
@@ -341,21 +348,16 @@ class Http:
 
     # -------------------------------------------------------------- requests
 
-    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None) -> requests.Response:
+    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
+              sent: Future[tuple[requests.Response, float]] | None = None) -> requests.Response:
         """One HTTP exchange, with transport failures turned into the user-facing error family.
 
+        `sent` is the same request already sent by `send_ahead`: only its answer is read here.
         Redirects are never followed, and their bodies never read: callers refuse them from the status
         and `Location` alone, so an endless or huge redirect body costs nothing.
         """
-        headers = {"X-CSRF-Token": self.csrf} if self.csrf else {}
-        self.requests += 1
-        started = time.monotonic()
         try:
-            response = self.session.request(
-                method, self.base_url + path, json=body, params=params, headers=headers,
-                timeout=self.settings.timeout, allow_redirects=False, stream=True,
-                proxies=self.proxies, verify=self.verify,
-            )
+            response, started = sent.result() if sent is not None else self._start(method, path, body, params)
             if response.is_redirect:
                 response.close()
                 response._content = b""  # noqa: SLF001 - requests' own cache of the read body
@@ -366,6 +368,51 @@ class Http:
         log.debug("%s %s -> %s (%.0f ms)", method, path, response.status_code,
                   (time.monotonic() - started) * 1000)
         return response
+
+    def _start(self, method: str, path: str, body: Any, params: dict[str, Any] | None
+               ) -> tuple[requests.Response, float]:
+        """Send a request and wait for the answer's status and headers (its body is left unread)."""
+        headers = {"X-CSRF-Token": self.csrf} if self.csrf else {}
+        self.requests += 1
+        started = time.monotonic()
+        response = self.session.request(
+            method, self.base_url + path, json=body, params=params, headers=headers,
+            timeout=self.settings.timeout, allow_redirects=False, stream=True,
+            proxies=self.proxies, verify=self.verify,
+        )
+        return response, started
+
+    def send_ahead(self, method: str, path: str, body: Any = None) -> None:
+        """Send a data request now, whose answer a `request` with the same arguments will take up.
+
+        A pager calls this before converting the page it holds, so the controller prepares the next page
+        while we work on this one instead of after. A helper thread sends the request and waits for the
+        answer's headers, which leaves the GIL free almost all the time; the body is read later by the
+        caller. A request not taken up is closed unread by the next different one (or by `close`).
+        """
+        self.discard_ahead()
+        if self._helper is None:
+            self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unifi-scanner-ahead")
+        self._ahead = ((method, path, body, None), self._helper.submit(self._start, method, path, body, None))
+
+    def discard_ahead(self) -> None:
+        """Close the answer of a request sent ahead and not taken up (its connection is not reused)."""
+        if self._ahead is None:
+            return
+        _, sent = self._ahead
+        self._ahead = None
+        with contextlib.suppress(Exception):  # its failure concerns nobody: nobody wants the answer
+            sent.result()[0].close()
+
+    def _take_ahead(self, method: str, path: str, body: Any, params: dict[str, Any] | None
+                    ) -> Future[tuple[requests.Response, float]] | None:
+        """The request sent ahead when it is this one; any other is discarded."""
+        if self._ahead is not None and self._ahead[0] == (method, path, body, params):
+            sent = self._ahead[1]
+            self._ahead = None
+            return sent
+        self.discard_ahead()
+        return None
 
     def _read_body(self, method: str, path: str, response: requests.Response, deadline: float) -> None:
         """Read the whole body into `response` by `deadline` (monotonic) and within MAX_RESPONSE_BYTES.
@@ -438,6 +485,7 @@ class Http:
 
     def probe(self, method: str, path: str, body: Any = None) -> requests.Response:
         """One raw request without retries, redirects, decoding or re-login (detection, login, logout)."""
+        self.discard_ahead()
         try:
             response = self._send(method, path, body, None)
         except requests.exceptions.RequestException as exc:
@@ -496,9 +544,11 @@ class Http:
         """
         attempt = 0
         relogged = csrf_retried = False
+        sent = self._take_ahead(method, path, body, params)
         while True:
             try:
-                response = self._send(method, path, body, params)
+                ahead, sent = sent, None  # a retry sends afresh
+                response = self._send(method, path, body, params, ahead)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 attempt += 1
                 if attempt >= self.attempts and isinstance(exc, requests.exceptions.Timeout):

@@ -332,11 +332,14 @@ def _walk_range(ctx: Context, run: SourceRun, path: str, shape: Shape,
             return
         answer = ctx.conn.post(path, body(lo, hi, number))
         rows = rows_of(answer, run)
+        total = _int(answer.get("total_element_count")) if isinstance(answer, dict) else None
+        pages = _int(answer.get("total_page_count")) if isinstance(answer, dict) else None
+        last = not rows or (number + 1 >= pages if pages is not None else len(rows) < V2_PAGE_SIZE)
+        if not last and run.pages + 1 < ctx.settings.max_pages:
+            ctx.conn.post_ahead(path, body(lo, hi, number + 1))
         page = Page(ctx, run, shape, rows, walk_no)
         yield page.records
         walk.unique += page.unique
-        total = _int(answer.get("total_element_count")) if isinstance(answer, dict) else None
-        pages = _int(answer.get("total_page_count")) if isinstance(answer, dict) else None
         if walk.first_total is None:
             walk.first_total = total
         walk.last_total = total
@@ -345,9 +348,7 @@ def _walk_range(ctx: Context, run: SourceRun, path: str, shape: Shape,
             walk.last_time = page.times[-1]
             walk.oldest = min(page.times + ([walk.oldest] if walk.oldest is not None else []))
             walk.newest = max(page.times + ([walk.newest] if walk.newest is not None else []))
-        if not rows or (pages is not None and number + 1 >= pages):
-            return
-        if pages is None and len(rows) < V2_PAGE_SIZE:
+        if last:
             return
         number += 1
 
@@ -399,18 +400,28 @@ def legacy_events(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
         run.mark(SourceStatus.UNSUPPORTED, "legacy stat/event not used: v2 system log available")
         return
     within = max(1, math.ceil((utcnow() - ctx.window.since).total_seconds() / 3600))
+    path = ctx.conn.site_path("stat/event")
+
+    def page_body(start: int) -> dict[str, Any]:
+        """The request for the page at offset `start`."""
+        return {"_sort": "-time", "within": within, "type": None, "_start": start, "_limit": LEGACY_PAGE_SIZE}
+
     for walk_no in range(1, MAX_REWALKS + 2):
         counts: set[int | None] = set()
         found = start = 0
         while True:
             if not _page_budget(ctx, run):
                 return
-            answer = ctx.conn.post(ctx.conn.site_path("stat/event"), {
-                "_sort": "-time", "within": within, "type": None, "_start": start,
-                "_limit": LEGACY_PAGE_SIZE,
-            })
+            answer = ctx.conn.post(path, page_body(start))
             rows, count = rows_of(answer, run), meta_count(answer)
             counts.add(count)
+            # Newest first, so the last row tells whether the list reaches past the window (a guess
+            # only: the page is checked in full below, and a page fetched for nothing is dropped).
+            oldest = record_time(rows[-1], "time") if rows else None
+            full = len(rows) >= LEGACY_PAGE_SIZE
+            more = full or (bool(rows) and count is not None and start + len(rows) < count)
+            if more and not (oldest and oldest < ctx.window.since) and run.pages + 1 < ctx.settings.max_pages:
+                ctx.conn.post_ahead(path, page_body(start + len(rows)))
             page = Page(ctx, run, LEGACY_EVENT, rows, walk_no)
             found += len(page.records)
             yield page.records
