@@ -1,12 +1,35 @@
 """Command-line entry point: parse, call a stage, map the typed result to output and an exit code.
 
-`main()` is the console script. It catches the `ScannerError` family once and prints one line per
-problem on stderr, so no command ever ends in a traceback for a condition a user can cause.
+`main()` runs a command: it catches the `ScannerError` family once and prints one line per problem on
+stderr, so no command ever ends in a traceback for a condition a user can cause. `entry()`, the
+console script, runs it and ends the process.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def entry() -> None:
+    """The console script (and `python -m unifi_scanner`): run `main()`, then end the process at once.
+
+    Everything a command writes is complete when `main()` returns: files are closed by their `with`
+    blocks and the checkpoint is synced and renamed into place. Python's own shutdown would then free
+    every object of the run one by one and collect the garbage a last time, which took a run on 100k
+    events 0.13 s, about as long as rendering its report. Log handlers and the standard streams are
+    flushed first; a reader that went away (`unifi-scanner report ... | head`) is not an error.
+    """
+    code = main()
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
