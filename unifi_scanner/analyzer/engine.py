@@ -16,16 +16,17 @@ import hashlib
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from unifi_scanner.analyzer.normalize import (
     DEVICE_TYPE_WORDS,
-    EVENT_FIELDS,
     MAX_TEXT,
     Event,
     clean,
+    field_reader,
     norm_mac,
     normalize,
 )
@@ -175,6 +176,15 @@ class Engine:
         self.overflowed: set[str] = set()
         self._match_cache: dict[tuple[Any, ...], list[tuple[Rule, list[Match]]]] = {}
         self._recent_ips: OrderedDict[tuple[str, str, int], tuple[str, _Group]] = OrderedDict()
+        # How many of the `_recent_ips` entries each source made (one key per source name), so that
+        # `_duplicate` knows when no other source's hit is remembered.
+        self._recent_sources: dict[str, int] = {}
+        # What `_record` needs of a rule for every event it takes, worked out once per rule: the burst
+        # slice length and the category name (an enum's `.value` is a Python-level property).
+        self._folding = {rule.id: (_slice_seconds(rule.escalate), rule.category.value)
+                         for rule in catalogue.rules}
+        self._group_readers = {rule.id: tuple(map(_group_reader, rule.group_fields))
+                               for rule in catalogue.rules}
 
     # ------------------------------------------------------------------ input
 
@@ -254,12 +264,11 @@ class Engine:
                 self.total_events -= 1  # one hit, already counted from the other source
                 return
         group = self._group(rule, event)
-        escalation = rule.escalate
-        slice_seconds = _slice_seconds(escalation)
+        slice_seconds, category = self._folding[rule.id]
         group.add(event, stamp, real=True, slice_seconds=slice_seconds)
+        escalation = rule.escalate
         if escalation is not None and event.key in escalation.keys:
             group.forced = True
-        category = rule.category.value
         self.per_category[category] = self.per_category.get(category, 0) + 1
         if event.action is not None:
             self._remember_ips(event, group, stamp)
@@ -298,9 +307,14 @@ class Engine:
         src, dst = event.src, event.dst
         if not (src and dst):
             return False
-        recent = self._recent_ips
-        for offset in range(-DEDUPE_SECONDS, DEDUPE_SECONDS + 1):
-            seen = recent.get((src, dst, second + offset))
+        sources = self._recent_sources
+        if len(sources) - (event.source in sources) == 0:
+            # Every remembered hit is from this event's own source, so none can be its copy. Sources are
+            # collected one after the other, so this spares the five probes for most IPS events.
+            return False
+        probe = self._recent_ips.get
+        for moment in range(second - DEDUPE_SECONDS, second + DEDUPE_SECONDS + 1):
+            seen = probe((src, dst, moment))
             if seen is not None and seen[0] != event.source:
                 self.duplicates += 1
                 if event.signature:
@@ -312,14 +326,24 @@ class Engine:
         """Remember an IPS hit briefly so copies from other sources can be recognised."""
         if not (event.src and event.dst):
             return
-        self._recent_ips[(event.src, event.dst, second)] = (event.source, group)
-        if len(self._recent_ips) > DEDUPE_MEMORY:
-            self._recent_ips.popitem(last=False)
+        recent, sources = self._recent_ips, self._recent_sources
+        size = len(recent)
+        recent[(event.src, event.dst, second)] = (event.source, group)
+        if len(recent) == size:
+            # It replaced an entry under the same key, which `_duplicate` (having let this hit through)
+            # knows to be of the same source: the counts stand.
+            return
+        sources[event.source] = sources.get(event.source, 0) + 1
+        if len(recent) > DEDUPE_MEMORY:
+            _, (oldest, _) = recent.popitem(last=False)
+            sources[oldest] -= 1
+            if not sources[oldest]:
+                del sources[oldest]
 
     def _group(self, rule: Rule, event: Event) -> _Group:
         """The group of this rule for the event's grouping key (the overflow group past the cap)."""
         fields = rule.group_fields
-        key = tuple([_group_value(event, name) for name in fields])
+        key = tuple([read(event) or "" for read in self._group_readers[rule.id]])
         groups = self.groups[rule.id]
         group = groups.get(key)
         if group is None:
@@ -347,6 +371,7 @@ class Engine:
             raise ConfigError("the collection has no header, so there is nothing to report on")
         settings = self.settings
         self._recent_ips.clear()  # it holds groups too, and no event comes after this
+        self._recent_sources.clear()
         findings: list[Finding] = []
         hourly: dict[int, dict[str, int]] = {}
         for hour, count in self.other_hours.items():
@@ -728,15 +753,18 @@ class Engine:
         return notes
 
 
+def _group_reader(name: str) -> Callable[[Event], str | None]:
+    """What reads one grouping field of an event for `_group`, made once per rule (`field_reader`)."""
+    if name in ("threat", "port"):
+        return partial(_group_value, name=name)
+    return field_reader(name)
+
+
 def _group_value(event: Event, name: str) -> str:
-    """The value of a grouping field for an event (`threat` falls back to the key)."""
-    if name in EVENT_FIELDS:  # the usual case (device, client, src, dst...), without a call to `value`
-        return getattr(event, name) or ""
+    """`threat` (the signature, else its id, else the key) or `port` (the port, else its index)."""
     if name == "threat":
         return event.signature or event.signature_id or event.key
-    if name == "port":
-        return event.attrs.get("port") or event.attrs.get("port_idx") or ""
-    return event.value(name) or ""
+    return event.attrs.get("port") or event.attrs.get("port_idx") or ""
 
 
 def _slice_seconds(escalation: Escalation | None) -> int | None:

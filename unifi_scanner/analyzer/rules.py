@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from unifi_scanner.analyzer.normalize import Event
+from unifi_scanner.analyzer.normalize import Event, field_reader
 from unifi_scanner.analyzer.state_checks import CHECKS
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Category, RecordKind, Severity
@@ -125,17 +126,18 @@ class Match(_Spec):
         )
 
     @cached_property
-    def _conditions(self) -> tuple[tuple[str, frozenset[str] | None], ...]:
-        """`where` as (field, allowed values in lower case, or None for `*`), built once, not per event."""
+    def _conditions(self) -> tuple[tuple[Callable[[Event], str | None], frozenset[str] | None], ...]:
+        """`where` as (reader of the field, allowed values in lower case, or None for `*`), built once,
+        not per event."""
         return tuple(
-            (name, None if "*" in allowed else frozenset(item.lower() for item in allowed))
+            (field_reader(name), None if "*" in allowed else frozenset(item.lower() for item in allowed))
             for name, allowed in self.where.items()
         )
 
     def accepts(self, event: Event) -> bool:
         """True when every `where` condition holds (`*` accepts any present value)."""
-        for name, allowed in self._conditions:
-            value = (event.value(name) or "").lower()
+        for read, allowed in self._conditions:
+            value = (read(event) or "").lower()
             if allowed is None:
                 if not value:
                     return False
