@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import os
+import threading
 
 import pytest
 import requests
@@ -28,7 +29,7 @@ from unifi_scanner.errors import (
     ControllerTLSError,
     ControllerUnreachable,
 )
-from unifi_scanner.fake import FakeController
+from unifi_scanner.fake import Behaviours, FakeController
 from unifi_scanner.settings import Settings
 
 BASE = "https://ctrl.test:443"
@@ -474,7 +475,8 @@ def test_garbage_is_still_a_value_error() -> None:
 def test_a_request_sent_ahead_is_taken_up_once_by_the_same_request(mock):
     console(mock)
     url = f"{NET}/api/s/default/stat/event"
-    mock.post(url, json={"meta": {"rc": "ok"}, "data": [{"page": 2}]}, match=[matchers.json_params_matcher({"n": 2})])
+    mock.post(url, json={"meta": {"rc": "ok"}, "data": [{"page": 2}]},
+              match=[matchers.json_params_matcher({"n": 2})])
     conn = connect(settings())
     conn.post_ahead(conn.site_path("stat/event"), {"n": 2})
     assert conn.post(conn.site_path("stat/event"), {"n": 2})["data"] == [{"page": 2}]
@@ -510,3 +512,29 @@ def test_a_request_sent_ahead_that_failed_is_retried_like_any_other(mock):
     assert conn.post(conn.site_path("stat/event"), {})["data"] == [{"ok": True}]
     assert len(sleeps) == 2
     assert [call.request.url for call in mock.calls].count(url) == 3
+
+
+def test_sending_ahead_returns_once_the_request_is_on_the_wire_not_when_answered():
+    arrived, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_events(request):
+        """Keep the event list's answer back until the test lets it go."""
+        if "stat/event" in request.path:
+            arrived.set()
+            release.wait(10)
+            answered.set()
+        return None
+
+    with FakeController(profile="legacy", events=10, behaviours=Behaviours(hooks=[hold_events])) as fc:
+        conn = connect(settings(host=fc.url, username=fc.username, password=fc.password,
+                                tls_fingerprint=fc.cert_sha256, site=fc.site))
+        path = conn.site_path("stat/event")
+        body = {"_sort": "-time", "_start": 0, "_limit": 10}
+        conn.post_ahead(path, body)
+        # The controller has the request, and is still working on it: the call did not wait for it.
+        assert arrived.wait(10)
+        assert not answered.is_set()
+        release.set()
+        assert len(conn.post(path, body)["data"]) == 10
+        assert fc.stats.requests_to("stat/event") == 1  # the request sent ahead was taken up
+        conn.close()

@@ -21,6 +21,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from pydantic_core import from_json
 from requests.adapters import HTTPAdapter
 from requests.utils import get_netrc_auth
@@ -141,7 +143,48 @@ def server_fingerprint(host: str, port: int, timeout: float) -> str | None:
     return hashlib.sha256(der).hexdigest() if der else None
 
 
-class PinnedAdapter(HTTPAdapter):
+_sending = threading.local()
+"""`sent`: called by this thread's connection once a request is on the wire (see `Http.send_ahead`)."""
+
+
+class _SignallingHTTPConnection(urllib3.connection.HTTPConnection):
+    """A connection that tells its thread's `_sending.sent` when it starts waiting for an answer."""
+
+    def getresponse(self) -> Any:  # type: ignore[override]
+        """Signal that the request was sent, then read the answer's status and headers."""
+        sent = getattr(_sending, "sent", None)
+        if sent is not None:
+            sent()
+        return super().getresponse()
+
+
+class _SignallingHTTPSConnection(_SignallingHTTPConnection, urllib3.connection.HTTPSConnection):
+    """The HTTPS flavour of `_SignallingHTTPConnection`."""
+
+
+class _SignallingHTTPPool(urllib3.HTTPConnectionPool):
+    """urllib3's pool of plain connections, with signalling connections."""
+
+    ConnectionCls = _SignallingHTTPConnection
+
+
+class _SignallingHTTPSPool(urllib3.HTTPSConnectionPool):
+    """urllib3's pool of TLS connections, with signalling connections."""
+
+    ConnectionCls = _SignallingHTTPSConnection
+
+
+class SignallingAdapter(HTTPAdapter):
+    """requests' adapter, with connections that signal when a request has been sent (direct only:
+    through a proxy nothing signals, and `send_ahead` then waits for the answer's headers instead)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Create the pool manager as requests does, with the signalling connection pools."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _SignallingHTTPPool, "https": _SignallingHTTPSPool}
+
+
+class PinnedAdapter(SignallingAdapter):
     """Trusts exactly one certificate, identified by its SHA-256 fingerprint (urllib3 checks it).
 
     Chain and hostname verification are off on purpose: the pin is the trust anchor, which is what makes
@@ -308,6 +351,8 @@ class Http:
         self.backoff = backoff
         self.sleep = sleep
         self.session = _NoRedirects()
+        for scheme in ("https://", "http://"):
+            self.session.mount(scheme, SignallingAdapter())
         self.session.headers.update({"Accept": "application/json", "User-Agent": "unifi-scanner"})
         configure_tls(self.session, settings)
         self.proxies, self.verify = _settle_environment(self.session, base_url)
@@ -387,13 +432,29 @@ class Http:
 
         A pager calls this before converting the page it holds, so the controller prepares the next page
         while we work on this one instead of after. A helper thread sends the request and waits for the
-        answer's headers, which leaves the GIL free almost all the time; the body is read later by the
-        caller. A request not taken up is closed unread by the next different one (or by `close`).
+        answer's headers; this returns as soon as the request is on the wire. Waiting for that matters:
+        the helper needs the GIL to send, and the caller, converting a page, would not let go of it for
+        up to 5 ms (the interpreter's switch interval), longer than a small page takes. The body is read
+        later by the caller. A request not taken up is closed unread by the next different one (or by
+        `close`).
         """
         self.discard_ahead()
         if self._helper is None:
             self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unifi-scanner-ahead")
-        self._ahead = ((method, path, body, None), self._helper.submit(self._start, method, path, body, None))
+        on_wire = threading.Event()
+        sent = self._helper.submit(self._start_signalling, on_wire, method, path, body)
+        self._ahead = ((method, path, body, None), sent)
+        on_wire.wait()
+
+    def _start_signalling(self, on_wire: threading.Event, method: str, path: str, body: Any
+                          ) -> tuple[requests.Response, float]:
+        """`_start`, setting `on_wire` once the request is sent (at the latest when `_start` ends)."""
+        _sending.sent = on_wire.set
+        try:
+            return self._start(method, path, body, None)
+        finally:
+            _sending.sent = None
+            on_wire.set()
 
     def discard_ahead(self) -> None:
         """Close the answer of a request sent ahead and not taken up (its connection is not reused)."""
