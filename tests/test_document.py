@@ -41,7 +41,8 @@ def write(writer: CollectionWriter, records: list[Record], *, page: int = 3, foo
 @given(st.lists(st.tuples(st.sampled_from(RecordKind), st.text(min_size=1, max_size=30), MOMENTS, RAW),
                 max_size=8), st.integers(min_value=1, max_value=4))
 def test_pages_carry_exactly_what_a_validated_json_document_reads_back(rows, page) -> None:
-    records = [Record(kind=kind, source="test", id=rid, time=moment, raw=raw) for kind, rid, moment, raw in rows]
+    records = [Record(kind=kind, source="test", id=rid, time=moment, raw=raw)
+               for kind, rid, moment, raw in rows]
     text, binary = io.StringIO(), io.BytesIO()
     write(CollectionWriter(text), records, page=page)
     write(PageWriter(binary), records, page=page)
@@ -55,8 +56,9 @@ def test_pages_carry_exactly_what_a_validated_json_document_reads_back(rows, pag
 
 def test_pages_cut_short_read_as_a_document_without_its_footer() -> None:
     binary = io.BytesIO()
-    write(PageWriter(binary), [Record(kind=RecordKind.EVENT, source="test", id=str(n), time=WINDOW.since, raw={})
-                               for n in range(10)])
+    records = [Record(kind=RecordKind.EVENT, source="test", id=str(n), time=WINDOW.since, raw={})
+               for n in range(10)]
+    write(PageWriter(binary), records)
     whole = binary.getvalue()
     for cut in (len(whole) - 1, len(whole) // 2):  # killed mid-page, and earlier
         with pytest.raises(ConfigError, match="ends without its footer"):

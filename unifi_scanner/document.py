@@ -135,6 +135,7 @@ def _unpickled(stream: IO[bytes]) -> Iterator[tuple[str, CollectionItem]]:
                 yield where, new_record(_KINDS[kind], source, rid, moment, raw)
             else:
                 yield where, entry
+        page = entry = None  # not held while the next page is read
 
 
 def _framed(items: Iterable[tuple[str, CollectionItem]], name: str) -> Iterator[CollectionItem]:

@@ -450,7 +450,8 @@ class PageWatchingWriter(CollectionWriter):
 
 
 def collect_with(writer: CollectionWriter):
-    return collect(Settings(host="ctrl.test", port=443, username="admin", password="pw-123456"), WINDOW, writer)
+    settings = Settings(host="ctrl.test", port=443, username="admin", password="pw-123456")
+    return collect(settings, WINDOW, writer)
 
 
 def test_the_next_v2_page_is_asked_for_before_this_one_is_written(mock):
@@ -459,8 +460,11 @@ def test_the_next_v2_page_is_asked_for_before_this_one_is_written(mock):
     console(mock, v2=watched)
     order = {f"v2-{i}": 349 - i for i in range(350)}  # newest first: row i of the answer is on page i // 100
 
-    writer = PageWatchingWriter(watched, "system_log",
-                                lambda record: order[record.id] // 100 + 1 if order[record.id] < 300 else None)
+    def next_page(record):
+        """The page after the record's own, unless its own is the last."""
+        return 1 + order[record.id] // 100 if order[record.id] < 300 else None
+
+    writer = PageWatchingWriter(watched, "system_log", next_page)
     collect_with(writer)
     # Pages 0-2 each found the next page already requested; page 3 (the last) asked for nothing more.
     assert writer.waited_for == [(1, True), (2, True), (3, True)]

@@ -79,6 +79,7 @@ def _run_source(ctx: Context, name: str, source: Callable, writer: CollectionWri
             writer.flush()
             if progress is not None:
                 progress(name, run.count)
+            del items  # not held while the source reads its next page
     except ApiError as exc:
         if exc.not_found:
             endpoint = re.sub(r"^.*?/(api/s|v2/api/site)/[^/]+/", "", exc.path)

@@ -433,6 +433,9 @@ def legacy_events(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
                     run.mark(SourceStatus.TRUNCATED,
                              f"the controller returned {start} of {count} events (meta.count)")
                 break
+            # Let this page go before the next is read: two 3,000-row pages at once would be the
+            # collector's peak memory.
+            answer = rows = page = None
         if len(counts) <= 1 or (walk_no > 1 and found == 0):
             return
     run.mark(SourceStatus.TRUNCATED, "events kept arriving inside the window while paging; some may be "
