@@ -17,7 +17,8 @@ wall time.
 The floor replays exactly the requests `collect` sent (the fake records them) with a bare `requests`
 session: the same connection reuse, the same TLS with the certificate pinned by fingerprint, each
 answer decoded with `json.loads` and thrown away. "x floor" is a command's wall time over the
-floor's: how much our work adds on top of what talking to the controller costs anyway.
+floor's: how much our work adds on top of what talking to the controller costs anyway. The floor and
+`run` are measured three times each (`--repeat`), alternately, and their medians compared.
 
 The results table goes to stdout and between the markers in benchmarks/README.md (--no-readme to
 skip that); the exit status is 1 when a target is missed.
@@ -174,20 +175,23 @@ def footer_records(collection: Path) -> int:
     return sum(json.loads(footer)["counts"].values())
 
 
-def bench(mix: str, events: int, work: Path) -> list[dict[str, object]]:
-    """Measure collect, the floor, report and run for one mix and size; return table rows."""
+def bench(mix: str, events: int, work: Path, repeat: int) -> list[dict[str, object]]:
+    """Measure collect, the floor, report and run for one mix and size; return table rows.
+
+    The floor and `run` are measured `repeat` times, alternately, and their medians reported (peak
+    memory: the largest), so that a busy moment of the machine weighs on neither alone.
+    """
     record = work / "requests.jsonl"
     collection = work / "collection.jsonl"
     replay = work / "floor-requests.jsonl"
-    rows: list[dict[str, object]] = []
+    samples: dict[str, list[Measure]] = {}
 
     def step(name: str, argv: list[str], **extra_env: str) -> None:
         """Measure one command and print its line at once (a 1M run takes a while)."""
         m = measure(argv, {**env, **extra_env}, work / f"{name}.log")
         if name == "run":
             m.rss = run_memory(work / "run.log", m.rss)
-        rows.append({"mix": mix, "profile": MIXES[mix], "events": events, "command": name, "wall": m.wall,
-                     "cpu": m.cpu, "rss": m.rss, "eps": events / m.wall})
+        samples.setdefault(name, []).append(m)
         print(f"  {name:<8} wall {m.wall:7.2f} s  cpu {m.cpu:7.2f} s  peak RSS {m.rss:6.1f} MiB  "
               f"{events / m.wall:>9,.0f} events/s", flush=True)
 
@@ -198,20 +202,33 @@ def bench(mix: str, events: int, work: Path) -> list[dict[str, object]]:
         record.write_text("")  # the fake appends: keep only what collect sends
         step("collect", [*cmd, "collect", "--since", "25h", "-o", str(collection)])
         shutil.copyfile(record, replay)
-        step("floor", [sys.executable, "-c", FLOOR, announce["url"],
-                       announce["cert_sha256"].replace(":", "").lower(), str(replay)])
         step("report", [*cmd, "report", "-i", str(collection), "-o", str(work / "report") + "/"])
-        step("run", [*cmd, "run"], UNIFI_LOG_LEVEL="DEBUG")
+        for _ in range(repeat):
+            step("floor", [sys.executable, "-c", FLOOR, announce["url"],
+                           announce["cert_sha256"].replace(":", "").lower(), str(replay)])
+            for fresh in ("state", "reports"):  # every run is a first run over the whole window
+                shutil.rmtree(work / fresh, ignore_errors=True)
+            step("run", [*cmd, "run"], UNIFI_LOG_LEVEL="DEBUG")
+    rows = [{"mix": mix, "profile": MIXES[mix], "events": events, "command": name,
+             "wall": statistics.median(m.wall for m in runs), "cpu": statistics.median(m.cpu for m in runs),
+             "rss": max(m.rss for m in runs), "runs": len(runs)}
+            for name in ("floor", "collect", "report", "run") for runs in [samples[name]]]
     if not list((work / "reports").glob("*.html")):
         sys.exit(f"[{mix} {events:,}] run wrote no HTML report; see {work / 'run.log'}")
     records = footer_records(collection)
-    floor = rows[1]["wall"]
+    floor = rows[0]["wall"]
     for row in rows:
         row["records"] = records
         row["ratio"] = row["wall"] / floor
+        row["eps"] = events / row["wall"]
     ours = [row for row in rows if row["command"] != "floor"]
     print("  x floor: " + ", ".join(f"{row['command']} {row['ratio']:.2f}" for row in ours), flush=True)
-    return [rows[1], rows[0], *rows[2:]]
+    if repeat > 1:
+        pairs = zip(samples["run"], samples["floor"], strict=True)
+        ratios = sorted(run.wall / floor.wall for run, floor in pairs)
+        print(f"  run over the floor measured just before it: {', '.join(f'{r:.2f}' for r in ratios)}",
+              flush=True)
+    return rows
 
 
 def startup(runs: int) -> dict[str, float]:
@@ -266,12 +283,13 @@ def table(rows: list[dict[str, object]], starts: dict[str, float], host: str) ->
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {host}.",
         "",
-        "| mix (profile) | events | records | command | wall s | CPU s | peak RSS MiB | events/s | x floor |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| mix (profile) | events | records | command | runs | wall s | CPU s | peak RSS MiB | events/s "
+        "| x floor |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['mix']} ({r['profile']}) | {r['events']:,} | {r['records']:,} | {r['command']} "
-                     f"| {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.1f} | {r['eps']:,.0f} "
+                     f"| {r['runs']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.1f} | {r['eps']:,.0f} "
                      f"| {r['ratio']:.2f} |")
     lines += ["", "Start-up (median wall time): " + ", ".join(
         f"`unifi-scanner {flag}` {ms:.0f} ms" for flag, ms in starts.items()) + "."]
@@ -314,6 +332,9 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help=f"all sizes: {FULL}")
     parser.add_argument("--mixes", default=",".join(MIXES), help="event mixes: ips, roam (default both)")
     parser.add_argument("--startup-runs", type=int, default=11, help="runs per start-up median")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measure the floor and run this many times each, alternately, and report the "
+                             "medians (default 3; 1M events are measured once)")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directories (logs, reports)")
     args = parser.parse_args()
@@ -329,7 +350,7 @@ def main() -> int:
         for events in sizes:
             work = Path(tempfile.mkdtemp(prefix=f"unifi-bench-{mix}-{events}-"))
             try:
-                rows += bench(mix, events, work)
+                rows += bench(mix, events, work, max(1, args.repeat) if events < 1_000_000 else 1)
             finally:
                 if args.keep:
                     print(f"  kept {work}")
