@@ -261,6 +261,12 @@ def _page_budget(ctx: Context, run: SourceRun) -> bool:
     return False
 
 
+def _room_for_next_page(ctx: Context, run: SourceRun) -> bool:
+    """True when `_page_budget` will allow another page after the one being converted (not yet counted),
+    so that page may be asked for ahead."""
+    return run.pages + 1 < ctx.settings.max_pages
+
+
 # ----------------------------------------------------------------------------------------- v2 paging
 
 
@@ -335,7 +341,7 @@ def _walk_range(ctx: Context, run: SourceRun, path: str, shape: Shape,
         total = _int(answer.get("total_element_count")) if isinstance(answer, dict) else None
         pages = _int(answer.get("total_page_count")) if isinstance(answer, dict) else None
         last = not rows or (number + 1 >= pages if pages is not None else len(rows) < V2_PAGE_SIZE)
-        if not last and run.pages + 1 < ctx.settings.max_pages:
+        if not last and _room_for_next_page(ctx, run):
             ctx.conn.post_ahead(path, body(lo, hi, number + 1))
         page = Page(ctx, run, shape, rows, walk_no)
         yield page.records
@@ -415,20 +421,20 @@ def legacy_events(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
             answer = ctx.conn.post(path, page_body(start))
             rows, count = rows_of(answer, run), meta_count(answer)
             counts.add(count)
+            start += len(rows)
+            # The list ends with a short page that the server's count does not contradict.
+            last = not rows or (len(rows) < LEGACY_PAGE_SIZE and (count is None or start >= count))
             # Newest first, so the last row tells whether the list reaches past the window (a guess
             # only: the page is checked in full below, and a page fetched for nothing is dropped).
             oldest = record_time(rows[-1], "time") if rows else None
-            full = len(rows) >= LEGACY_PAGE_SIZE
-            more = full or (bool(rows) and count is not None and start + len(rows) < count)
-            if more and not (oldest and oldest < ctx.window.since) and run.pages + 1 < ctx.settings.max_pages:
-                ctx.conn.post_ahead(path, page_body(start + len(rows)))
+            if not last and not (oldest and oldest < ctx.window.since) and _room_for_next_page(ctx, run):
+                ctx.conn.post_ahead(path, page_body(start))
             page = Page(ctx, run, LEGACY_EVENT, rows, walk_no)
             found += len(page.records)
             yield page.records
-            start += len(rows)
             if page.times and min(page.times) < ctx.since_ms:
                 break
-            if not rows or (len(rows) < LEGACY_PAGE_SIZE and (count is None or start >= count)):
+            if last:
                 if count is not None and start < count:
                     run.mark(SourceStatus.TRUNCATED,
                              f"the controller returned {start} of {count} events (meta.count)")
