@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import pytest
 from hypothesis import given
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from unifi_scanner.document import CollectionWriter, PageWriter, iter_collection, iter_pages
 from unifi_scanner.errors import ConfigError
-from unifi_scanner.models import ControllerInfo, Footer, Header, Record, RecordKind, Window
+from unifi_scanner.models import ControllerInfo, Footer, Header, Record, RecordBatch, RecordKind, Window
 
 # Finite floats: a file holds infinities as null, the pipe as parsed (the analyzer reads both as absent).
 RAW = st.dictionaries(st.text(max_size=10), st.recursive(
@@ -25,27 +27,42 @@ HEADER = Header(generator="test", collected_at=WINDOW.until, site="default", win
                 controller=ControllerInfo(url="https://127.0.0.1", type="unifi_os", auth="password"))
 
 
-def write(writer: CollectionWriter, records: list[Record], *, page: int = 3, footer: bool = True) -> None:
-    """A document into `writer`, flushed every `page` records as the collector does per page."""
+def write(writer: CollectionWriter, records: list[Record], *, page: int = 3, footer: bool = True,
+          batched: bool = False) -> None:
+    """A document into `writer`, flushed every `page` records as the collector does per page.
+
+    `batched` writes each page's records as RecordBatches (one per run of kind and source), as the
+    pagers yield them; otherwise one record at a time.
+    """
     writer.write(HEADER)
     writer.flush()
-    for number, record in enumerate(records, start=1):
-        writer.write(record)
-        if number % page == 0:
-            writer.flush()
+    for start in range(0, len(records), page):
+        chunk = records[start:start + page]
+        if batched:
+            for (kind, source), group in itertools.groupby(chunk, key=attrgetter("kind", "source")):
+                batch = RecordBatch(kind, source)
+                for record in group:
+                    batch.ids.append(record.id)
+                    batch.times.append(record.time)
+                    batch.raws.append(record.raw)
+                writer.write_all(batch)
+        else:
+            writer.write_all(chunk)
+        writer.flush()
     if footer:
         writer.write(Footer(sources=[], counts=dict(writer.counts)))
     writer.flush()
 
 
-@given(st.lists(st.tuples(st.sampled_from(RecordKind), st.text(min_size=1, max_size=30), MOMENTS, RAW),
-                max_size=8), st.integers(min_value=1, max_value=4))
-def test_pages_carry_exactly_what_a_validated_json_document_reads_back(rows, page) -> None:
-    records = [Record(kind=kind, source="test", id=rid, time=moment, raw=raw)
-               for kind, rid, moment, raw in rows]
+@given(st.lists(st.tuples(st.sampled_from(RecordKind), st.sampled_from(["one", "two"]),
+                          st.text(min_size=1, max_size=30), MOMENTS, RAW), max_size=8),
+       st.integers(min_value=1, max_value=4), st.booleans())
+def test_pages_carry_exactly_what_a_validated_json_document_reads_back(rows, page, batched) -> None:
+    records = [Record(kind=kind, source=source, id=rid, time=moment, raw=raw)
+               for kind, source, rid, moment, raw in rows]
     text, binary = io.StringIO(), io.BytesIO()
-    write(CollectionWriter(text), records, page=page)
-    write(PageWriter(binary), records, page=page)
+    write(CollectionWriter(text), records, page=page, batched=batched)
+    write(PageWriter(binary), records, page=page, batched=batched)
     validated = list(iter_collection(io.StringIO(text.getvalue())))
     unpickled = list(iter_pages(io.BytesIO(binary.getvalue()), name="test"))
     assert unpickled == validated

@@ -73,8 +73,7 @@ def _run_source(ctx: Context, name: str, source: Callable, writer: CollectionWri
     run = SourceRun(name)
     try:
         for items in source(ctx, run):
-            for item in items:
-                writer.write(item)
+            writer.write_all(items)
             run.count += len(items)
             writer.flush()
             if progress is not None:

@@ -27,11 +27,11 @@ from unifi_scanner.models import (
     Device,
     Health,
     Record,
+    RecordBatch,
     RecordKind,
     SourceOutcome,
     SourceStatus,
     Window,
-    new_record,
 )
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import ensure_utc, from_epoch, to_ms, utcnow
@@ -65,6 +65,8 @@ DEVICE_STATES = {
 }
 
 Item = Record | Device | Client | Health
+Items = list[Item] | RecordBatch
+"""What a source yields per page: its current-state items, or a page of records."""
 
 
 @dataclass
@@ -228,12 +230,14 @@ class Page:
     """Converts one page of raw rows into new, in-window Records and notes what the walk needs."""
 
     def __init__(self, ctx: Context, run: SourceRun, shape: Shape, rows: list[dict[str, Any]], walk: int):
-        self.records: list[Record] = []
+        self.records = RecordBatch(shape.kind, run.name)
         self.unique = 0  # ids this walk had not seen before (in-window or not)
         self.times: list[int] = []  # epoch ms of every row, for narrowing and paging decisions
         # Runs once per record (100k+ per run): attribute lookups are hoisted out of the loop.
         marks, since, until = run.marks, ctx.window.since, ctx.window.until
-        kind, source, id_key, time_keys = shape.kind, run.name, shape.id_key, shape.time_keys
+        id_key, time_keys = shape.id_key, shape.time_keys
+        kept = self.records
+        keep_id, keep_time, keep_raw = kept.ids.append, kept.times.append, kept.raws.append
         for raw in rows:
             rid = record_id(raw, id_key)
             moment = record_time(raw, *time_keys)
@@ -248,7 +252,9 @@ class Page:
             if previous is not None or moment is None:
                 continue
             if since <= moment < until:
-                self.records.append(new_record(kind, source, rid, moment, raw))
+                keep_id(rid)
+                keep_time(moment)
+                keep_raw(raw)
         ctx.count_page(run)
 
 
@@ -285,7 +291,7 @@ class Walk:
 
 
 def v2_walk(ctx: Context, run: SourceRun, path: str, shape: Shape,
-            body: Callable[[int, int, int], dict[str, Any]]) -> Iterator[list[Record]]:
+            body: Callable[[int, int, int], dict[str, Any]]) -> Iterator[RecordBatch]:
     """Walk a v2 paged endpoint over the window until every row in it was seen once.
 
     `timestampTo` is fixed at the run's `until`, so events arriving during the run fall outside the
@@ -329,7 +335,7 @@ def v2_walk(ctx: Context, run: SourceRun, path: str, shape: Shape,
 
 def _walk_range(ctx: Context, run: SourceRun, path: str, shape: Shape,
                 body: Callable[[int, int, int], dict[str, Any]], lo: int, hi: int, walk_no: int,
-                walk: Walk) -> Iterator[list[Record]]:
+                walk: Walk) -> Iterator[RecordBatch]:
     """Fetch pages 0, 1, ... of one range, yielding each page's new records; fill in `walk`."""
     number = 0
     while True:
@@ -359,7 +365,7 @@ def _walk_range(ctx: Context, run: SourceRun, path: str, shape: Shape,
         number += 1
 
 
-def system_log(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def system_log(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """v2 `system-log/all`, every category: the current feed. A 404 means this controller has no v2."""
 
     def body(lo: int, hi: int, number: int) -> dict[str, Any]:
@@ -379,7 +385,7 @@ def system_log(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
     ctx.v2_log = True
 
 
-def traffic_flows(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def traffic_flows(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """v2 `traffic-flows` with an IPS policy filter: the only place current firmware names signatures."""
 
     def body(lo: int, hi: int, number: int) -> dict[str, Any]:
@@ -393,7 +399,7 @@ def traffic_flows(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
 # ----------------------------------------------------------------------------------------- legacy lists
 
 
-def legacy_events(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def legacy_events(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """Legacy `stat/event`, only where v2 answered 404 (on 10.0 it answers but no longer gets new rows).
 
     Newest first; pages by `_start` until a page reaches before the window, the server's count is
@@ -448,7 +454,7 @@ def legacy_events(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
              "missing")
 
 
-def legacy_ips(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def legacy_ips(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """Legacy `stat/ips/event` by start/end, halving the range whenever the server truncates it.
 
     An empty answer proves nothing on Network 9.3.45+ (the list stays empty while the UI shows threats).
@@ -459,7 +465,7 @@ def legacy_ips(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
                  "system log's SECURITY rows")
 
 
-def _ips_range(ctx: Context, run: SourceRun, lo: int, hi: int) -> Iterator[list[Record]]:
+def _ips_range(ctx: Context, run: SourceRun, lo: int, hi: int) -> Iterator[RecordBatch]:
     """One start/end query; when it came back truncated, split the range and query the parts.
 
     The number of parts follows `meta.count`, so one split usually suffices; ranges stop splitting at
@@ -485,7 +491,7 @@ def _ips_range(ctx: Context, run: SourceRun, lo: int, hi: int) -> Iterator[list[
         run.mark(SourceStatus.TRUNCATED, f"more than {len(rows)} IPS events within one second")
 
 
-def alarms(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def alarms(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """`list/alarm`, best-effort: the server ignores filters, so filter on `time` here."""
     try:
         answer = ctx.conn.get(ctx.conn.site_path("list/alarm"))
@@ -502,7 +508,7 @@ def alarms(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
                  "recent alarms may be missing")
 
 
-def anomalies(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def anomalies(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """`stat/anomalies` for the window: one record per (anomaly, device, timestamp)."""
     answer = ctx.conn.get(ctx.conn.site_path("stat/anomalies"),
                           params={"scale": "hourly", "start": ctx.since_ms, "end": ctx.until_ms})
@@ -516,7 +522,7 @@ def anomalies(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
     yield Page(ctx, run, Shape(RecordKind.ANOMALY, "id", ("time",)), rows, 1).records
 
 
-def rogue_aps(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+def rogue_aps(ctx: Context, run: SourceRun) -> Iterator[Items]:
     """`stat/rogueap` for the window's hours: neighbouring APs heard by ours, by `last_seen`."""
     within = max(1, math.ceil((utcnow() - ctx.window.since).total_seconds() / 3600))
     answer = ctx.conn.post(ctx.conn.site_path("stat/rogueap"), {"within": within})
@@ -578,13 +584,13 @@ def health_item(raw: dict[str, Any]) -> Health:
                   status=str(raw.get("status") or "unknown"), raw=raw)
 
 
-SourceFn = Callable[[Context, SourceRun], Iterator[list[Item]]]
+SourceFn = Callable[[Context, SourceRun], Iterator[Items]]
 
 
 def _state_source(endpoint: str, build: Callable[[dict[str, Any]], Item]) -> SourceFn:
     """A source that reads one current-state list and converts each row."""
 
-    def source(ctx: Context, run: SourceRun) -> Iterator[list[Item]]:
+    def source(ctx: Context, run: SourceRun) -> Iterator[Items]:
         rows = rows_of(ctx.conn.get(ctx.conn.site_path(endpoint)), run)
         ctx.count_page(run)
         items = []
