@@ -426,7 +426,6 @@ class RenderedReport(_Model):
     preheader: str = Field("", description="One-line summary (email preheader, chat message lead).")
     text: str
     html: str
-    markdown: str
     json_text: str = Field(description="The Report as JSON.")
 
 

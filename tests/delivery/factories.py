@@ -63,13 +63,12 @@ def make_report(site: str = "default", findings: list[Finding] | None = None, **
 
 
 def make_rendered(report: Report, subject: str | None = None, html: str | None = None) -> RenderedReport:
-    """What the renderer would produce, in miniature: subject, text, HTML, Markdown and the JSON."""
+    """What the renderer would produce, in miniature: subject, text, HTML and the JSON."""
     return RenderedReport(
         subject=subject if subject is not None else f"UniFi Report - {report.site}",
         preheader="2 findings",
         text="UniFi report\n\nFinding 1\nFinding 2\n",
         html=html or "<html><body><h1>UniFi report</h1><p>Finding 1</p></body></html>",
-        markdown="# UniFi report\n",
         json_text=report.model_dump_json(),
     )
 

@@ -73,7 +73,7 @@ class Stages:
                       counts=SeverityCounts(low=len(findings)))
 
     def render_all(self, report, settings):
-        return RenderedReport(subject="s", text="report text", html="<p>", markdown="m", json_text="{}")
+        return RenderedReport(subject="s", text="report text", html="<p>", json_text="{}")
 
     def deliver(self, report, rendered, settings, *, channels=None, dry_run=False):
         self.delivered.append((report, dry_run))

@@ -222,11 +222,12 @@ def test_subject_template_errors_name_the_setting(report: Report, template: str)
 
 def test_detail_low_shows_severe_and_medium_only(report: Report) -> None:
     rendered = render_all(report, Settings(detail="low"))
+    markdown = render(report, "md", Settings(detail="low"))
     for finding in report.findings:
         shown = finding.severity is not Severity.LOW
         assert (finding.title in rendered.text) is shown
         assert (finding.title in rendered.html) is shown
-        assert (finding.title in rendered.markdown) is shown
+        assert (finding.title in markdown) is shown
     assert "Low-severity findings not shown at detail level low: 3." in rendered.text
 
 
@@ -234,18 +235,19 @@ def test_detail_medium_shows_all_findings_without_event_tables(report: Report) -
     rendered = render_all(report, Settings(detail="medium"))
     for finding in report.findings:
         assert finding.title in rendered.text and finding.title in rendered.html
-    assert "was disconnected (sample 0)" not in rendered.html + rendered.text + rendered.markdown
+    markdown = render(report, "md", Settings(detail="medium"))
+    assert "was disconnected (sample 0)" not in rendered.html + rendered.text + markdown
 
 
 def test_detail_high_adds_bounded_event_tables() -> None:
     report = make_report([make_finding(1, Severity.LOW, samples=25)])
     rendered = render_all(report, Settings(detail="high"))
-    markdown = rendered.markdown.replace("\\[", "[").replace("\\]", "]")
-    for output in (rendered.html, rendered.text, markdown):
+    markdown = render(report, "md", Settings(detail="high"))
+    for output in (rendered.html, rendered.text, markdown.replace("\\[", "[").replace("\\]", "]")):
         assert "AP[Office AP] was disconnected (sample 9)" in output
         assert "(sample 10)" not in output
         assert "… and 15 more" in output
-    assert "| Time | Event | Message |" in rendered.markdown
+    assert "| Time | Event | Message |" in markdown
 
 
 # ----------------------------------------------------------------------------- quiet, JSON, Markdown
@@ -255,7 +257,8 @@ def test_empty_report_says_all_quiet() -> None:
     report = make_report([], first_run=False)
     report.events_per_hour = []
     rendered = render_all(report, Settings())
-    assert "All quiet" in rendered.text and "All quiet" in rendered.html and "All quiet" in rendered.markdown
+    assert "All quiet" in rendered.text and "All quiet" in rendered.html
+    assert "All quiet" in render(report, "md", Settings())
     assert rendered.preheader.startswith("All quiet on default: no findings")
     assert "Events over time" not in rendered.html
     assert "First run" not in rendered.text

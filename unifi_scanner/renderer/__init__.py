@@ -1,6 +1,6 @@
 """Renderer stage: a `Report` as HTML email, plain text, Markdown, JSON, a subject line, or a Rich view.
 
-    rendered = render_all(report, settings)        # every format at once, for delivery
+    rendered = render_all(report, settings)        # what delivery needs, at once
     html = render(report, "html", settings)          # one format
     subject = render_subject(report, settings)       # one safe line for the mail header
 
@@ -10,16 +10,16 @@ size limits are decided in one place.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Literal
 
 from unifi_scanner.models import RenderedReport, Report
 from unifi_scanner.renderer.subject import render_subject
 from unifi_scanner.renderer.templating import environment, inline_css
-from unifi_scanner.renderer.terminal import print_view
 from unifi_scanner.renderer.view import LIMITS, ReportView, build_view
 from unifi_scanner.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["FORMATS", "FILE_NAMES", "print_terminal", "render", "render_all", "render_subject", "report_json"]
 
@@ -47,7 +47,7 @@ def render(report: Report, fmt: Format, settings: Settings) -> str:
 
 
 def render_all(report: Report, settings: Settings) -> RenderedReport:
-    """Render every format delivery may need, building the view once."""
+    """Render every format delivery may need (HTML, text, JSON), building the view once."""
     view = build_view(report, settings)
     subject = render_subject(report, settings)
     return RenderedReport(
@@ -55,7 +55,6 @@ def render_all(report: Report, settings: Settings) -> RenderedReport:
         preheader=view.summary,
         text=_render_view(view, "text", subject),
         html=_render_html(report, settings, subject, view),
-        markdown=_render_view(view, "md", subject),
         json_text=report_json(report),
     )
 
@@ -87,6 +86,8 @@ def report_json(report: Report) -> str:
 
 def print_terminal(report: Report, settings: Settings, console: Console) -> None:
     """Print the Rich view of `report` (summary panel, findings, device health) on `console`."""
+    from unifi_scanner.renderer.terminal import print_view  # Rich: only the terminal needs it
+
     print_view(build_view(report, settings), console)
 
 
