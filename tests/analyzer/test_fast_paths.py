@@ -119,10 +119,11 @@ _RAW_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _A
 @given(st.dictionaries(st.sampled_from(["ssid", "channel", "port", "other"]), _RAW_VALUES))
 def test_put_stores_what_set_attrs_stores_in_the_same_order(raw):
     names = ("ssid", "channel", "port", "essid")
-    put, pairs = _event(), _event()
+    put: dict[str, str] = {}
+    pairs: dict[str, str] = {}
     _put(put, raw, names)
     _set_attrs(pairs, [(name, raw[name]) for name in names if name in raw])
-    assert list(put.attrs.items()) == list(pairs.attrs.items())
+    assert list(put.items()) == list(pairs.items())
 
 
 def _reference_render(template: str, params: dict) -> str:
@@ -291,7 +292,7 @@ def test_ips_copies_are_found_as_with_five_probes_for_every_hit(hits):
                     reference[(src, dst, second)] = source
                     if len(reference) > 3:
                         reference.popitem(last=False)
-            assert list(engine._recent_ips) == list(reference)
+            assert list(engine._recent_ips) == list(engine._recent_order) == list(reference)
             assert engine._recent_sources == Counter(reference.values())
     assert engine.duplicates == copies
 

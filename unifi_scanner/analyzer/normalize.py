@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import Any
 
@@ -27,6 +27,18 @@ MAX_TEXT = 300
 """Longest message kept from one record: enough to read, small enough for a report."""
 MAX_NAME = 100
 """Longest name, key or identifier kept."""
+# Bounds of the memos (`lru_cache`) of facts that depend on one short, highly repeated string. Each is
+# well above what one site repeats, so it holds all of that; and each keeps a hostile feed of ever new
+# values within the memory stated (measured with tracemalloc at the bound, values at their longest).
+MAX_MACS = 4096
+"""MACs `norm_mac` remembers: more than the devices and clients of a large site; under 1 MiB."""
+MAX_MEMO = 512
+"""Entries of each smaller memo (legacy keys, device models, source names, whether an address is
+private): a site repeats a few dozen keys and models and its own few hundred addresses; under 250 KiB
+each."""
+MAX_TEMPLATES = 32
+"""v2 message templates remembered split, one per event key (a site's busy keys are fewer): under
+800 KiB even for 1,200-character templates cut into two-character pieces."""
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Spelled out six times rather than as a repeated group and without IGNORECASE: this runs for
@@ -113,9 +125,19 @@ def clean(value: Any, limit: int = MAX_NAME) -> str | None:
 
 def norm_mac(value: Any) -> str | None:
     """A MAC address in lower case with colons, or None when `value` is not one."""
-    if not isinstance(value, str) or len(value) != 17 or not _MAC.fullmatch(value):
+    if not isinstance(value, str) or len(value) != 17:
         return None
-    return value.lower().replace("-", ":")
+    return _mac_text(value)
+
+
+@lru_cache(maxsize=MAX_MACS)
+def _mac_text(text: str) -> str | None:
+    """`norm_mac` of a 17-character string.
+
+    Memoised: a site's few hundred MACs come back on nearly every row, and the memo answers in a
+    fraction of the time the pattern takes.
+    """
+    return text.lower().replace("-", ":") if _MAC.fullmatch(text) else None
 
 
 def to_float(value: Any) -> float | None:
@@ -140,7 +162,9 @@ class Event:
 
     `key` is the event key as the controller sent it (`EVT_AP_Lost_Contact`, `DEVICE_UNREACHABLE`); flows,
     anomalies and rogue-AP rows get a synthetic key (`TRAFFIC_FLOW_IPS`, `ANOMALY_<name>`, `ROGUE_AP`).
-    `attrs` holds the few extra facts explanations quote (versions, channel, interface, ...).
+    `attrs` holds the few extra facts explanations quote (versions, channel, interface, ...). An event
+    from `normalize(..., defer=True)` may not hold all of them yet: read them through `settled_attrs`
+    or `value`.
     """
 
     id: str
@@ -169,15 +193,33 @@ class Event:
     attrs: dict[str, str] = field(default_factory=dict)
     ip_names: list[tuple[str, str]] = field(default_factory=list)
     """(IP, name) pairs a v2 row reveals for its client roles, so addresses can be named later."""
+    deferred: tuple[Callable[[dict[str, str], dict[str, Any]], None], dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False)
+    """The attributes not worked out yet: a function that stores them and the raw row it reads."""
 
     def value(self, name: str) -> str | None:
         """A field or attribute by name, for `where` conditions and grouping."""
         if name in EVENT_FIELDS:
             return getattr(self, name)
-        return self.attrs.get(name)
+        return self.settled_attrs().get(name)
+
+    def settled_attrs(self) -> dict[str, str]:
+        """`attrs`, complete: the deferred ones are worked out on the first call.
+
+        They come first, in their order, as if they had been stored when the event was built (each
+        builder defers only the attributes it would have stored before any other).
+        """
+        if self.deferred is not None:
+            fill, raw = self.deferred
+            self.deferred = None
+            attrs: dict[str, str] = {}
+            fill(attrs, raw)
+            attrs.update(self.attrs)
+            self.attrs = attrs
+        return self.attrs
 
 
-EVENT_FIELDS = frozenset(Event.__dataclass_fields__) - {"attrs", "time", "kind", "ip_names"}
+EVENT_FIELDS = frozenset(Event.__dataclass_fields__) - {"attrs", "time", "kind", "ip_names", "deferred"}
 """The Event fields that hold a single string, readable by name (`Event.value`)."""
 
 
@@ -192,39 +234,60 @@ def field_reader(name: str) -> Callable[[Event], str | None]:
     return partial(Event.value, name=name)
 
 
-def normalize(record: Record) -> Event:
-    """Turn one collected record into an `Event`, whatever its family and however malformed."""
+def normalize(record: Record, *, defer: bool = False) -> Event:
+    """Turn one collected record into an `Event`, whatever its family and however malformed.
+
+    With `defer`, the attributes that only explanations quote (SSID, channels, ports, countries...) are
+    left to `Event.settled_attrs`: the engine needs them of one event per finding (its latest), and
+    working them out for every event cost a tenth of the analysis.
+    """
     raw = record.raw if isinstance(record.raw, dict) else {}
     builder = _BUILDERS.get(record.kind, _legacy)
     event = builder(record, raw)
     event.id = clean(record.id, MAX_NAME) or "?"
+    if not defer:
+        event.settled_attrs()
     return event
 
 
-def _base(record: Record, key: Any, message: str = "") -> Event:
+def _base(record: Record, key: str, message: str = "") -> Event:
     """An Event with the fields every family has; the builders fill in the rest.
 
-    `message` must be clean already (`clean(..., MAX_TEXT)`): v2 rows render theirs clean, and cleaning
-    it a second time would only repeat the work.
+    `key` and `message` must be clean already (`_key`, `clean(..., MAX_TEXT)`): v2 rows render their
+    message clean, flows and rogue-AP rows have a constant key, and cleaning either a second time would
+    only repeat the work.
     """
-    # Positional: with 25 fields, matching keyword arguments to parameters costs a third of the call.
+    # Positional: with 26 fields, matching keyword arguments to parameters costs a third of the call.
     # The order is id, time, kind, source, key, message.
-    return Event("", record.time, record.kind, clean(record.source) or "?", clean(key) or "(no key)", message)
+    return Event("", record.time, record.kind, _source_name(record.source), key, message)
 
 
-def _set_attrs(event: Event, pairs: Iterable[tuple[str, Any]]) -> None:
-    """Store each (name, value) pair whose value is usable as a clean string in `event.attrs`."""
+def _key(value: Any) -> str:
+    """An event key from a controller value: clean, and never empty."""
+    return clean(value) or "(no key)"
+
+
+@lru_cache(maxsize=MAX_MEMO)
+def _source_name(source: str) -> str:
+    """A record's source name, clean and never empty.
+
+    Memoised: the collector names a dozen sources, each on thousands of records.
+    """
+    return clean(source) or "?"
+
+
+def _set_attrs(attrs: dict[str, str], pairs: Iterable[tuple[str, Any]]) -> None:
+    """Store each (name, value) pair whose value is usable as a clean string in `attrs`."""
     for name, value in pairs:
         if value is not None:
             text = clean(value)
             if text is not None:
-                event.attrs[name] = text
+                attrs[name] = text
 
 
-def _put(event: Event, raw: dict[str, Any], names: tuple[str, ...]) -> None:
-    """Copy the named raw fields that are present into `event.attrs` as clean strings."""
-    # The loop of `_set_attrs` without its list of pairs: this runs for every legacy and v2 row.
-    attrs = event.attrs
+def _put(attrs: dict[str, str], raw: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Copy the named raw fields that are present into `attrs` as clean strings."""
+    # The loop of `_set_attrs` without its list of pairs: this runs for many legacy and v2 rows.
     for name in names:
         # Most of the names are absent from any one row: test membership rather than clean a None.
         if name in raw:
@@ -235,19 +298,18 @@ def _put(event: Event, raw: dict[str, Any], names: tuple[str, ...]) -> None:
 
 def _legacy(record: Record, raw: dict[str, Any]) -> Event:
     """Legacy stat/event and list/alarm rows (and IPS rows that arrive through them)."""
-    event = _base(record, raw.get("key"), clean(raw.get("msg"), MAX_TEXT) or "")
+    event = _base(record, _key(raw.get("key")), clean(raw.get("msg"), MAX_TEXT) or "")
     event.subsystem = clean(raw.get("subsystem"))
-    family = event.key.split("_")[1] if event.key.startswith("EVT_") and event.key.count("_") >= 2 else ""
-    event.device_kind = _DEVICE_KINDS.get(family)
-    # The key's own family names the field to trust first (an AP event may also carry `sw`).
-    preferred = (family.lower(),) if family.lower() in _LEGACY_DEVICE_FIELDS else ()
-    # Most rows carry one or two of these fields: a membership test is cheaper than a call on None.
-    for name in preferred + _LEGACY_DEVICE_FIELDS:
-        mac = norm_mac(raw[name]) if name in raw else None
-        if mac:
-            event.device = mac
-            event.device_name = clean(raw.get(f"{name}_name") or raw.get("device_name"))
-            break
+    event.device_kind, device_fields = _legacy_key(event.key)
+    # Client rows (nearly all of them) carry none of these fields: one test spares the loop.
+    if not raw.keys().isdisjoint(_LEGACY_DEVICE_FIELDS):
+        for name in device_fields:
+            # Most rows carry one or two of these fields: a membership test is cheaper than a call on None.
+            mac = norm_mac(raw[name]) if name in raw else None
+            if mac:
+                event.device = mac
+                event.device_name = clean(raw.get(f"{name}_name") or raw.get("device_name"))
+                break
     for name in ("user", "client", "guest", "sta"):
         mac = norm_mac(raw[name]) if name in raw else None
         if mac:
@@ -260,8 +322,7 @@ def _legacy(record: Record, raw: dict[str, Any]) -> Event:
         event.ip = clean(raw.get("ip") or raw.get("remote_ip"), 64)
         event.network = clean(raw.get("network") or raw.get("iface") or raw.get("wan"))
         event.bssid = norm_mac(raw.get("bssid"))
-    _put(event, raw, ("ssid", "radio", "channel", "channel_from", "channel_to", "version_from",
-                      "version_to", "iface", "port", "port_idx", "network", "essid"))
+    event.deferred = (_legacy_attrs, raw)
     state = clean(raw.get("state"))
     if event.key == "EVT_GW_WANTransition" and state is None:
         # Older firmware puts the direction only in the rendered message.
@@ -271,6 +332,24 @@ def _legacy(record: Record, raw: dict[str, Any]) -> Event:
     if "inner_alert_signature" in raw or "src_ip" in raw or event.key == "EVT_IPS_IpsAlert":
         _ips_fields(event, raw)
     return event
+
+
+@lru_cache(maxsize=MAX_MEMO)
+def _legacy_key(key: str) -> tuple[str | None, tuple[str, ...]]:
+    """The device kind a legacy key names, and the device fields to read in order, its own family first.
+
+    Memoised: it depends on the key alone, and a controller uses a few hundred keys over and over.
+    """
+    family = key.split("_")[1] if key.startswith("EVT_") and key.count("_") >= 2 else ""
+    # The key's own family names the field to trust first (an AP event may also carry `sw`).
+    preferred = (family.lower(),) if family.lower() in _LEGACY_DEVICE_FIELDS else ()
+    return _DEVICE_KINDS.get(family), preferred + _LEGACY_DEVICE_FIELDS
+
+
+def _legacy_attrs(attrs: dict[str, str], raw: dict[str, Any]) -> None:
+    """A legacy row's deferred attributes (`Event.settled_attrs`)."""
+    _put(attrs, raw, ("ssid", "radio", "channel", "channel_from", "channel_to", "version_from", "version_to",
+                      "iface", "port", "port_idx", "network", "essid"))
 
 
 def _ips_fields(event: Event, raw: dict[str, Any]) -> None:
@@ -284,7 +363,7 @@ def _ips_fields(event: Event, raw: dict[str, Any]) -> None:
     catname = raw.get("catname")
     if isinstance(catname, list):
         catname = ", ".join(str(part) for part in catname[:5])
-    _set_attrs(event, (
+    _set_attrs(event.attrs, (
         ("signature_id", event.signature_id),
         ("ips_category", raw.get("inner_alert_category")),
         ("catname", catname),
@@ -302,8 +381,13 @@ def _ips_fields(event: Event, raw: dict[str, Any]) -> None:
             event.client = norm_mac(raw.get("dst_mac"))
 
 
+@lru_cache(maxsize=MAX_MEMO)
 def _is_private(address: str | None) -> bool:
-    """True for a private (RFC 1918, ULA, link-local) address; False for public or unparsable ones."""
+    """True for a private (RFC 1918, ULA, link-local) address; False for public or unparsable ones.
+
+    Memoised: parsing an address and testing it against the private ranges takes microseconds, and a
+    site's own addresses come back on every IPS alert.
+    """
     try:
         return address is not None and ipaddress.ip_address(address).is_private
     except ValueError:
@@ -324,10 +408,10 @@ def _first_mac(roles: dict[str, dict[str, Any]], names: tuple[str, ...]) -> tupl
 def _system_log(record: Record, raw: dict[str, Any]) -> Event:
     """A v2 system-log row: the message is `message_raw` with `{ROLE}` filled from `parameters`."""
     roles = _roles(raw)
-    event = _base(record, raw.get("key") or raw.get("event"), render_message(raw, roles))
+    event = _base(record, _key(raw.get("key") or raw.get("event")), render_message(raw, roles))
     event.category = clean(raw.get("category"))
     event.subcategory = clean(raw.get("subcategory"))
-    _put(event, raw, ("event", "severity", "type"))
+    event.deferred = (_system_log_attrs, raw)
     target = clean(raw.get("target"))
     device_roles = ((target,) if target in _DEVICE_ROLES else ()) + _DEVICE_ROLES
     found = _first_mac(roles, device_roles)
@@ -365,6 +449,11 @@ def _system_log(record: Record, raw: dict[str, Any]) -> Event:
     return event
 
 
+def _system_log_attrs(attrs: dict[str, str], raw: dict[str, Any]) -> None:
+    """A v2 system-log row's deferred attributes (`Event.settled_attrs`)."""
+    _put(attrs, raw, ("event", "severity", "type"))
+
+
 def _context_roles(event: Event, roles: dict[str, dict[str, Any]]) -> None:
     """A v2 row's admin, address, network, trigger, SSID, channel and radio, from the roles naming them."""
     for role in _ADMIN_ROLES:
@@ -383,7 +472,7 @@ def _context_roles(event: Event, roles: dict[str, dict[str, Any]]) -> None:
             event.network = name
             break
     trigger = roles.get("TRIGGER", _NONE)
-    _set_attrs(event, (
+    _set_attrs(event.attrs, (
         ("trigger", trigger.get("name") or trigger.get("id")),
         ("ssid", roles.get("WLAN", _NONE).get("name")),
         ("channel", roles.get("CHANNEL", _NONE).get("name")),
@@ -391,8 +480,12 @@ def _context_roles(event: Event, roles: dict[str, dict[str, Any]]) -> None:
     ))
 
 
+@lru_cache(maxsize=MAX_MEMO)
 def _kind_from_model(model: str | None) -> str | None:
-    """The device family from a UniFi model name (`U6-Lite`, `USW-24-PoE`, `UDM-Pro`), if recognisable."""
+    """The device family from a UniFi model name (`U6-Lite`, `USW-24-PoE`, `UDM-Pro`), if recognisable.
+
+    Memoised: a site has a handful of models, named on most v2 rows.
+    """
     upper = (model or "").upper()
     for prefixes, kind in _MODEL_KINDS:
         if upper.startswith(prefixes):
@@ -420,15 +513,21 @@ def render_message(raw: dict[str, Any], roles: dict[str, dict[str, Any]] | None 
         return clean(raw.get("title_raw"), MAX_TEXT) or ""
     params = _roles(raw) if roles is None else roles
     # Cut before substituting so a megabyte template costs no more than a short one.
-    template = template[: MAX_TEXT * 4]
-    # Split rather than `sub` with a callback: no match object and no call per placeholder. The
-    # placeholders' names are at the odd positions; each becomes the parameter's name, else its id,
-    # else stays as it was.
-    parts = _PLACEHOLDER.split(template)
+    parts = list(_template_parts(template[: MAX_TEXT * 4]))
     for index in range(1, len(parts), 2):
         param = params.get(parts[index], _NONE)
         parts[index] = clean(param.get("name")) or clean(param.get("id")) or f"{{{parts[index]}}}"
     return clean("".join(parts), MAX_TEXT) or ""
+
+
+@lru_cache(maxsize=MAX_TEMPLATES)
+def _template_parts(template: str) -> tuple[str, ...]:
+    """A v2 template split at its `{ROLE}` placeholders, whose names are at the odd positions.
+
+    Split rather than `sub` with a callback: no match object and no call per placeholder. Memoised:
+    each event key has one template, so a site uses a few dozen of them over and over.
+    """
+    return tuple(_PLACEHOLDER.split(template))
 
 
 def _traffic_flow(record: Record, raw: dict[str, Any]) -> Event:
@@ -444,8 +543,19 @@ def _traffic_flow(record: Record, raw: dict[str, Any]) -> Event:
     event.signature = signature
     event.signature_id = clean(ips.get("signature_id"), 32)
     event.action = "blocked" if action in _BLOCKED_ACTIONS else "detected"
-    _set_attrs(event, (
-        ("signature_id", event.signature_id),
+    event.deferred = (_traffic_flow_attrs, raw)
+    event.message = _cut(
+        f"IPS {event.action}: {signature or 'unnamed signature'} from {event.src or '?'} "
+        f"to {event.dst or '?'}", MAX_TEXT)
+    return event
+
+
+def _traffic_flow_attrs(attrs: dict[str, str], raw: dict[str, Any]) -> None:
+    """A traffic flow's deferred attributes (`Event.settled_attrs`): all of them."""
+    ips = as_dict(raw.get("ips"))
+    source, destination = as_dict(raw.get("source")), as_dict(raw.get("destination"))
+    _set_attrs(attrs, (
+        ("signature_id", clean(ips.get("signature_id"), 32)),
         ("ips_category", ips.get("category_name") or ips.get("ips_category")),
         ("risk", raw.get("risk")),
         ("proto", raw.get("protocol")),
@@ -455,16 +565,18 @@ def _traffic_flow(record: Record, raw: dict[str, Any]) -> Event:
         ("src_country", source.get("region")),
         ("dst_country", destination.get("region")),
     ))
-    event.message = clean(
-        f"IPS {event.action}: {signature or 'unnamed signature'} from {event.src or '?'} "
-        f"to {event.dst or '?'}", MAX_TEXT) or ""
-    return event
+
+
+def _cut(text: str, limit: int) -> str:
+    """`clean(text, limit)` for a text made of printable words and clean values that begins and ends
+    with neither blank nor control character: nothing to replace or strip, only the cut is left."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _anomaly(record: Record, raw: dict[str, Any]) -> Event:
     """A stat/anomalies row (one per timestamp): an anomaly name and the MAC it concerns."""
     name = clean(raw.get("anomaly")) or "UNKNOWN"
-    event = _base(record, f"ANOMALY_{name}", clean(f"Anomaly {name}", MAX_TEXT) or "")
+    event = _base(record, _key(f"ANOMALY_{name}"), clean(f"Anomaly {name}", MAX_TEXT) or "")
     # The MAC may be a device or a client; names are resolved later and a known device wins.
     event.client = norm_mac(raw.get("mac"))
     event.attrs["anomaly"] = name
@@ -479,7 +591,7 @@ def _rogue_ap(record: Record, raw: dict[str, Any]) -> Event:
     event.device_kind = "access point"
     rogue = raw.get("is_rogue")
     event.attrs["is_rogue"] = "true" if rogue is True or str(rogue).lower() in {"true", "1"} else "false"
-    _put(event, raw, ("essid", "channel", "band", "rssi", "signal", "security"))
+    _put(event.attrs, raw, ("essid", "channel", "band", "rssi", "signal", "security"))
     event.network = event.attrs.get("essid")
     event.message = clean(
         f"Network {event.attrs.get('essid', '(hidden)')} ({event.bssid or '?'}) heard on channel "

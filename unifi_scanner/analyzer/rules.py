@@ -64,6 +64,10 @@ TEMPLATE_FIELDS = frozenset({
 
 _FINALIZERS = frozenset({"new_admin_address"})
 
+Condition = tuple[Callable[[Event], str | None], frozenset[str] | None]
+"""One `where` condition, as `Match.conditions` holds it: the field's reader and the allowed values in
+lower case (None for `*`, any value)."""
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -126,9 +130,9 @@ class Match(_Spec):
         )
 
     @cached_property
-    def _conditions(self) -> tuple[tuple[Callable[[Event], str | None], frozenset[str] | None], ...]:
+    def conditions(self) -> tuple[Condition, ...]:
         """`where` as (reader of the field, allowed values in lower case, or None for `*`), built once,
-        not per event."""
+        not per event; empty when there is no `where`."""
         return tuple(
             (field_reader(name), None if "*" in allowed else frozenset(item.lower() for item in allowed))
             for name, allowed in self.where.items()
@@ -136,14 +140,19 @@ class Match(_Spec):
 
     def accepts(self, event: Event) -> bool:
         """True when every `where` condition holds (`*` accepts any present value)."""
-        for read, allowed in self._conditions:
-            value = (read(event) or "").lower()
-            if allowed is None:
-                if not value:
-                    return False
-            elif value not in allowed:
+        return conditions_hold(self.conditions, event)
+
+
+def conditions_hold(conditions: tuple[Condition, ...], event: Event) -> bool:
+    """True when the event meets every condition (`Match.accepts`, for callers holding the conditions)."""
+    for read, allowed in conditions:
+        value = (read(event) or "").lower()
+        if allowed is None:
+            if not value:
                 return False
-        return True
+        elif value not in allowed:
+            return False
+    return True
 
 
 class StateCheck(_Spec):
