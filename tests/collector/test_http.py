@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import os
+import ssl
 import threading
 
 import pytest
@@ -434,6 +435,23 @@ def test_ca_bundle_from_the_environment_replaces_system_trust_but_never_a_pin(mo
         assert rows_of(conn.get(conn.site_path("stat/health")))
         conn.close()
 
+
+
+def test_a_pinned_session_never_loads_the_system_trust_store(monkeypatch):
+    loads = []
+    real = ssl.SSLContext.load_default_certs
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs",
+                        lambda context, *args: loads.append(context) or real(context, *args))
+    with FakeController(events=10) as fc:
+        conn = connect(settings(host=fc.url, username=fc.username, password=fc.password,
+                                tls_fingerprint=fc.cert_sha256))
+        assert rows_of(conn.get(conn.site_path("stat/health")))
+        conn.close()
+        assert loads == []  # the pin is the only check: the store would cost 15 ms a connection
+        # Without a pin, system trust is still what verifies (and refuses the fake's own certificate).
+        with pytest.raises(ControllerTLSError):
+            connect(settings(host=fc.url, username=fc.username, password=fc.password))
+    assert loads
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
