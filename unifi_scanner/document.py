@@ -46,7 +46,11 @@ class CollectionWriter:
         self._append(item)
         kind = getattr(item, "kind", None)
         if kind is not None:
-            self.counts[str(kind)] = self.counts.get(str(kind), 0) + 1
+            self._count(kind, 1)
+
+    def _count(self, kind: RecordKind, records: int) -> None:
+        """Add `records` of `kind` to the counts the footer carries."""
+        self.counts[str(kind)] = self.counts.get(str(kind), 0) + records
 
     def write_all(self, items: Iterable[CollectionItem] | RecordBatch) -> None:
         """Append a page of items (a list, or a pager's RecordBatch)."""
@@ -87,7 +91,7 @@ class PageWriter(CollectionWriter):
         """
         if isinstance(items, RecordBatch):
             self._page.append((items.kind.value, items.source, items.ids, items.times, items.raws))
-            self.counts[str(items.kind)] = self.counts.get(str(items.kind), 0) + len(items)
+            self._count(items.kind, len(items))
         else:
             super().write_all(items)
 

@@ -186,7 +186,7 @@ class RecordBatch:
 
     A pager yields one per page. Its Records are built only when something iterates it (the JSON Lines
     writer, tests); the collector's pipe to the analyzer pickles the three columns as they are, which
-    saves building and taking apart a Record per row (about 1 µs each, a sixth of the collector's CPU).
+    saves building and taking apart a Record per row (a fifth of the collector's CPU at 100k events).
     """
 
     __slots__ = ("kind", "source", "ids", "times", "raws")
