@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     )
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds to wait on the SMTP server.")
     email_from: str | None = Field(None, description="Sender address.")
-    email_from_name: str | None = Field(None, description="Sender display name.")
+    email_from_name: str | None = Field(
+        None, description="Sender display name; the characters `.,:;<>@()[]\\\"` become spaces in it.")
     email_reply_to: str | None = Field(None, description="Reply-To address.")
     email_to: CommaList = Field(default_factory=list, description="To recipients (comma-separated).")
     email_cc: CommaList = Field(default_factory=list, description="Cc recipients (comma-separated).")

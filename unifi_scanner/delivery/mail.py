@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import re
 import smtplib
 import ssl
 from email.headerregistry import Address, Group
@@ -58,6 +59,19 @@ def one_line(value: str) -> str:
     return single_line(value).replace("=?", "= ?")
 
 
+_PHRASE_SPECIALS = re.compile(r'["(),.:;<>@\[\\\]]')
+
+
+def display_name(value: str) -> str:
+    """A sender name the email package always writes as one name: `one_line`, without RFC 5322 specials.
+
+    The package quotes a name holding `;`, `:`, `<`, `"`... only while the header fits on one line;
+    when it folds a long one, it writes the name unquoted (a CPython bug), and `a; b: c <me@x>` then
+    reads as a group of addresses. A display name needs none of these characters: each becomes a space.
+    """
+    return " ".join(_PHRASE_SPECIALS.sub(" ", one_line(value)).split())
+
+
 def envelope_recipients(settings: Settings) -> list[str]:
     """Everyone the message goes to: To, then Cc, then Bcc, each address once."""
     return list(dict.fromkeys([*settings.email_to, *settings.email_cc, *settings.all_bcc]))
@@ -94,7 +108,7 @@ def build_message(report: Report, rendered: RenderedReport, settings: Settings) 
     sender = settings.email_from or ""
     msg = EmailMessage()
     msg["Subject"] = one_line(rendered.subject) or "UniFi report"
-    msg["From"] = Address(display_name=one_line(settings.email_from_name or ""), addr_spec=sender)
+    msg["From"] = Address(display_name=display_name(settings.email_from_name or ""), addr_spec=sender)
     if settings.email_to:
         msg["To"] = ", ".join(settings.email_to)
     if settings.email_cc:
