@@ -192,9 +192,9 @@ def bench(mix: str, events: int, work: Path, repeat: int) -> list[dict[str, obje
     replay = work / "floor-requests.jsonl"
     samples: dict[str, list[Measure]] = {}
 
-    def step(name: str, argv: list[str], **extra_env: str) -> None:
+    def step(name: str, argv: list[str]) -> None:
         """Measure one command and print its line at once (a 1M run takes a while)."""
-        m = measure(argv, {**env, **extra_env}, work / f"{name}.log")
+        m = measure(argv, env, work / f"{name}.log")
         samples.setdefault(name, []).append(m)
         print(f"  {name:<8} wall {m.wall:7.2f} s  cpu {m.cpu:7.2f} s  peak RSS {m.rss:6.1f} MiB  "
               f"{events / m.wall:>9,.0f} events/s", flush=True)
