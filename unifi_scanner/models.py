@@ -321,8 +321,20 @@ class EventSample(_Model):
     message: str
 
 
+class TimelineEntry(_Model):
+    """One step of an incident's story: when it happened and what happened, in plain words."""
+
+    time: UtcDatetime
+    text: str
+
+
 class Finding(_Model):
-    """One problem worth an admin's attention, built from one or many events or from device state."""
+    """One problem worth an admin's attention, built from one or many events or from device state.
+
+    Correlation (`analyzer.correlate`) may merge several rule findings about one subject into one
+    incident: `incident` then names its kind, `rule_ids` the rules it was built from and `timeline`
+    tells its story.
+    """
 
     id: str = Field(description="Stable across runs for the same underlying problem.")
     rule_id: str
@@ -338,6 +350,13 @@ class Finding(_Model):
     event_ids: list[str] = Field(default_factory=list, description="A bounded sample of event ids.")
     samples: list[EventSample] = Field(default_factory=list, description="A bounded sample of events.")
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    incident: str | None = Field(
+        None, description="Incident kind when correlation built this finding (device_outage, wan_incident, "
+                          "threat_campaign, admin_brute_force) or a digest of routine volume (ips_digest).")
+    rule_ids: list[str] = Field(
+        default_factory=list, description="The rules whose findings this one was built from.")
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list, description="The incident's story, oldest first (bounded).")
 
 
 class SeverityCounts(_Model):
