@@ -17,6 +17,7 @@ from unifi_scanner.models import (
     SeverityCounts,
     SourceOutcome,
     SourceStatus,
+    TimelineEntry,
     UnknownEvent,
     Window,
 )
@@ -28,12 +29,14 @@ BIG_MESSAGE = "A" * 1_000_000
 
 
 def make_finding(index: int, severity: Severity, *, title: str | None = None, samples: int = 3,
-                 category: Category = Category.CONNECTIVITY, affected_name: str = "Office AP") -> Finding:
-    """One finding with remediation, affected devices, details and event samples."""
+                 category: Category = Category.CONNECTIVITY, affected_name: str = "Office AP",
+                 rule_id: str | None = None, timeline: int = 3) -> Finding:
+    """One finding with remediation, affected devices, details, event samples and, like a correlated
+    incident, the rules it was built from and a timeline of `timeline` entries 20 minutes apart."""
     first = SINCE + timedelta(hours=index % 20, minutes=7)
     return Finding(
         id=f"{severity.value}-{index:04d}",
-        rule_id=f"rule_{severity.value}_{index}",
+        rule_id=rule_id or f"rule_{severity.value}_{index}",
         severity=severity,
         category=category,
         title=title or f"{severity.value.capitalize()} finding number {index}",
@@ -62,6 +65,13 @@ def make_finding(index: int, severity: Severity, *, title: str | None = None, sa
             for n in range(samples)
         ],
         details={"threshold": 3, "window_minutes": 60, "uplink": "USW-24-PoE port 7"},
+        incident="device_outage" if timeline else None,
+        rule_ids=["device_lost_contact", "device_restarted"] if timeline else [],
+        timeline=[
+            TimelineEntry(time=first + timedelta(minutes=20 * n),
+                          text=f"{affected_name} {'came back' if n % 2 else 'lost contact'} (step {n})")
+            for n in range(timeline)
+        ],
     )
 
 

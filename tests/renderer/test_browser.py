@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.renderer.factories import BIG_MESSAGE, HOSTILE, make_finding, make_report
-from unifi_scanner.models import Affected, Severity
+from unifi_scanner.models import Affected, Severity, TimelineEntry
 from unifi_scanner.renderer import render
 from unifi_scanner.settings import Settings
 
@@ -67,6 +67,9 @@ def wide_report():
     hostile.affected.append(Affected(kind="client", id="aa:bb:cc:dd:ee:ff" * 10, name="é" * 150))
     hostile.samples[0].message = BIG_MESSAGE
     hostile.remediation.append("See https://help.ui.com/" + "very-long-path/" * 30)
+    hostile.timeline += [TimelineEntry(time=hostile.last_seen, text=long_name),
+                         TimelineEntry(time=hostile.last_seen, text=BIG_MESSAGE)]
+    hostile.rule_ids.append("rule_" + "y" * 150)
     report = make_report([hostile, *(make_finding(n, Severity.MEDIUM) for n in range(3))],
                          site="site-" + "Z" * 120)
     report.device_health[0].name = long_name

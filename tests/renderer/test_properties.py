@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.renderer.factories import make_finding, make_report
-from unifi_scanner.models import Affected, EventSample, Severity
+from unifi_scanner.models import Affected, EventSample, Severity, TimelineEntry
 from unifi_scanner.renderer import render, render_subject
 from unifi_scanner.settings import Settings
 
@@ -85,6 +85,8 @@ def report_with(text: str):
         "affected": [Affected(kind="device", id=text or "x", name=text)],
         "samples": [EventSample(id="e1", time=finding.first_seen, key=text, message=text)],
         "details": {text or "k": text},
+        "timeline": [TimelineEntry(time=finding.first_seen, text=text)],
+        "rule_ids": [text],
     })
     return make_report([finding], site=text, devices=1)
 

@@ -94,8 +94,9 @@ def print_terminal(report: Report, settings: Settings, console: Console) -> None
 def _render_html(report: Report, settings: Settings, subject: str, view: ReportView | None = None) -> str:
     """The HTML email, with lists shortened step by step until it fits HTML_BUDGET bytes.
 
-    Gmail clips messages over ~102 KB and hides the rest behind a link; a shorter report that ends
-    in "… and N more" reads better than a clipped one.
+    Gmail clips messages over ~102 KB and hides the rest behind a link; a shorter report that shows
+    fewer findings in detail (the rest counted per rule) and ends lists in "… and N more" reads
+    better than a clipped one.
     """
     for limits in LIMITS:
         if view is None or limits is not LIMITS[0]:

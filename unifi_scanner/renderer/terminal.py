@@ -1,4 +1,5 @@
-"""The Rich view `report` shows on a terminal: a summary panel, the findings and the device health.
+"""The Rich view `report` shows on a terminal: a summary panel, what needs attention, the findings and
+the device health.
 
 Cells are built as `rich.text.Text`, never as markup strings, so a device called `[bold]x` prints
 literally. Rich itself honours NO_COLOR and plain output when stdout is not a terminal.
@@ -18,8 +19,10 @@ _STYLES = {"severe": "bold white on red", "medium": "bold black on yellow", "low
 
 
 def print_view(view: ReportView, console: Console) -> None:
-    """Print the summary panel, findings table and device health table."""
+    """Print the summary panel, the needs-attention list, findings table and device health table."""
     console.print(_summary(view))
+    if not view.quiet:  # the summary already says all is quiet
+        console.print(_attention(view))
     if view.findings:
         console.print(_findings(view))
     if view.devices:
@@ -52,9 +55,31 @@ def _summary(view: ReportView) -> Panel:
     return Panel(Group(*lines), title=Text(f"UniFi Report · {view.site}"), subtitle=Text(view.controller))
 
 
+def _attention(view: ReportView) -> Table | Text:
+    """Every severe and medium finding on one line, with the number of its row in the findings table."""
+    if not view.attention:
+        return Text("Nothing needs attention: no severe or medium findings.", style="green")
+    table = Table(title="Needs attention", box=box.SIMPLE, expand=True, show_header=False)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Finding", ratio=3)
+    table.add_column("When", no_wrap=True)
+    table.add_column("#", no_wrap=True)
+    for line in view.attention:
+        table.add_row(
+            Text(f" {line.severity_label} ", _STYLES[line.severity]),
+            Text(line.title),
+            Text(line.when, "dim"),
+            Text(f"→ #{line.number}" if line.number else "not in detail", "dim"),
+        )
+    if view.attention_more:
+        table.add_row("", Text(f"… and {view.attention_more} more severe or medium findings"), "", "")
+    return table
+
+
 def _findings(view: ReportView) -> Table:
-    """One row per finding, most serious first."""
+    """One row per finding, most serious first, numbered as the needs-attention list points at them."""
     table = Table(title="Findings", box=box.SIMPLE_HEAVY, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Severity", no_wrap=True)
     table.add_column("Finding", ratio=3)
     table.add_column("Count", justify="right")
@@ -64,15 +89,21 @@ def _findings(view: ReportView) -> Table:
         affected = "\n".join(finding.affected)
         if finding.affected_more:
             affected += f"\n… and {finding.affected_more} more"
+        story = Text()
+        for entry in finding.timeline:
+            story.append(f"\n  {entry.time}  {entry.text}", "dim")
+        if finding.timeline_more:
+            story.append(f"\n  … and {finding.timeline_more} more", "dim")
         table.add_row(
+            str(finding.number),
             Text(f" {finding.severity_label} ", _STYLES[finding.severity]),
-            Text.assemble((finding.title, "bold"), "\n", finding.explanation),
+            Text.assemble((finding.title, "bold"), "\n", finding.explanation, story),
             str(finding.count),
             Text(affected),
             Text(finding.seen),
         )
-    if view.findings_more:
-        table.add_row("", Text(f"… and {view.findings_more} more"), "", "", "")
+    if view.folded:
+        table.add_row("", "", Text(f"Also seen, not shown in detail: {view.folded_line}", "dim"), "", "", "")
     return table
 
 

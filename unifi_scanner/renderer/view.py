@@ -6,11 +6,16 @@ characters, CR/LF and bidi overrides become spaces, whitespace collapses, and le
 event message becomes a few hundred characters). HTML autoescaping and Markdown escaping then only
 have to deal with markup characters. Lists are bounded too, each with the count left out, so a
 busy site still yields an email under Gmail's ~100 KB clipping limit.
+
+A report must read at a glance, so findings are shown in three tiers: a "Needs attention" line for
+every severe and medium finding, pointing at its detail; the most serious `DETAIL_MAX` findings in
+detail; and the rest folded into one count per rule. report.json keeps every finding.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,13 +43,27 @@ STEPS_MAX = 8
 DETAILS_MAX = 10
 NOTES_MAX = 10
 SOURCES_MAX = 20
+RULE_IDS_MAX = 8
+FOLDED_RULES_MAX = 15
+FOLDED_LABEL_MAX = 80
+
+DETAIL_MAX = 25
+"""Most findings a report shows in detail. A reader scans a couple of dozen findings; past that the
+least serious ones fold into one count per rule ("Also seen, not shown in detail"), and the reader
+who wants them all has report.json. It is the first `Limits` level, so the email budget may lower it."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How many entries of each long list a rendered report shows before "… and N more"."""
+    """How many entries of each long list a rendered report shows before "… and N more".
 
-    findings: int = 30
+    `findings` counts findings shown in detail, `attention` the lines of the "Needs attention" block,
+    `timeline` the entries of one finding's incident timeline.
+    """
+
+    findings: int = DETAIL_MAX
+    attention: int = 40
+    timeline: int = 12
     samples: int = 10
     affected: int = 8
     devices: int = 40
@@ -53,10 +72,10 @@ class Limits:
 
 LIMITS = (
     Limits(),
-    Limits(findings=20, samples=5, affected=6, devices=30, unknown=15),
-    Limits(findings=15, samples=3, affected=5, devices=25, unknown=12),
-    Limits(findings=10, samples=2, affected=4, devices=15, unknown=8),
-    Limits(findings=6, samples=0, affected=3, devices=10, unknown=5),
+    Limits(findings=20, attention=30, timeline=8, samples=5, affected=6, devices=30, unknown=15),
+    Limits(findings=15, attention=25, timeline=6, samples=3, affected=5, devices=25, unknown=12),
+    Limits(findings=10, attention=20, timeline=4, samples=2, affected=4, devices=15, unknown=8),
+    Limits(findings=6, attention=15, timeline=3, samples=0, affected=3, devices=10, unknown=5),
 )
 """Ever smaller limits, tried in turn until the HTML fits the email size budget."""
 
@@ -69,6 +88,11 @@ _TIMELINE_MAX_HOURS = 24 * 366
 SEVERITY_COLOURS = {"severe": "#c5221f", "medium": "#b35900", "low": "#1a5fb4", "other": "#6b7280"}
 """Mid-tone colours with white text: readable on light and dark backgrounds and after inversion."""
 
+_NOT_ANCHOR = re.compile(r"[^A-Za-z0-9_-]")
+# Words of rule ids that read as acronyms, so `ips_threat_blocked` labels as "IPS threat blocked".
+_ACRONYMS = frozenset(
+    {"ap", "dhcp", "dns", "ids", "ip", "ips", "lan", "lte", "poe", "ssh", "ssid", "stp", "vpn", "wan", "wlan"}
+)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -120,11 +144,22 @@ class SampleView:
 
 
 @dataclass(frozen=True)
-class FindingView:
-    """One finding, ready to print."""
+class TimelineEntryView:
+    """One step of a finding's incident timeline, in the display timezone."""
 
+    time: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """One finding, ready to print. `number` (1-based) and `anchor` let other parts point at it."""
+
+    number: int
+    anchor: str
     id: str
     rule_id: str
+    rule_ids: list[str]
     severity: str
     severity_label: str
     colour: str
@@ -142,6 +177,8 @@ class FindingView:
     details_more: int
     samples: list[SampleView]
     samples_more: int
+    timeline: list[TimelineEntryView]
+    timeline_more: int
 
     @property
     def seen(self) -> str:
@@ -149,6 +186,35 @@ class FindingView:
         if self.first_seen == self.last_seen:
             return f"at {self.first_seen}"
         return f"{self.first_seen} → {self.last_seen}"
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """One line of the "Needs attention" block; `number` and `anchor` are None when the finding is not
+    shown in detail (the size limits left it out)."""
+
+    number: int | None
+    anchor: str | None
+    severity: str
+    severity_label: str
+    colour: str
+    title: str
+    when: str
+
+
+@dataclass(frozen=True)
+class FoldedView:
+    """Findings of one rule and severity that are counted, not shown in detail."""
+
+    label: str
+    rule_id: str
+    severity: str
+    count: int
+
+    @property
+    def line(self) -> str:
+        """`8 × Firmware upgradable (firmware_upgradable, low)`."""
+        return f"{self.count} × {self.label} ({self.rule_id}, {self.severity})"
 
 
 @dataclass(frozen=True)
@@ -222,8 +288,11 @@ class ReportView:
     summary: str
     quiet: bool
     detail: str
+    attention: list[AttentionView]
+    attention_more: int
     findings: list[FindingView]
-    findings_more: int
+    folded: list[FoldedView]
+    folded_more: int
     hidden_by_detail: int
     muted: int
     total_events: int
@@ -237,6 +306,14 @@ class ReportView:
     unknown_events: int
     colours: dict[str, str] = field(default_factory=lambda: dict(SEVERITY_COLOURS))
 
+    @property
+    def folded_line(self) -> str:
+        """Every folded group on one line, for the formats without a list of their own."""
+        groups = [group.line for group in self.folded]
+        if self.folded_more:
+            groups.append(f"… and {self.folded_more} more findings")
+        return ", ".join(groups)
+
 
 def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -> ReportView:
     """Turn a `Report` into the cleaned, bounded `ReportView` every output format renders."""
@@ -244,7 +321,12 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
     since = report.window.since.astimezone(zone)
     until = report.window.until.astimezone(zone)
     shown, hidden = _select_findings(report.findings, settings.detail)
-    findings, findings_more = bounded(shown, limits.findings)
+    findings, rest = shown[: limits.findings], shown[limits.findings :]
+    # Keyed by identity: findings are not hashable, and nothing stops two of them sharing an id.
+    in_detail = {id(finding): number for number, finding in enumerate(findings, start=1)}
+    attention, attention_more = bounded(
+        [finding for finding in shown if finding.severity.rank >= Severity.MEDIUM.rank], limits.attention)
+    groups = _fold(rest)
     devices = sorted(report.device_health, key=_device_order)
     device_rows, devices_more = bounded(devices, limits.devices)
     notes, notes_more = bounded(report.notes, NOTES_MAX)
@@ -271,8 +353,13 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
         summary=summary_line(report),
         quiet=not report.findings,
         detail=settings.detail,
-        findings=[_finding_view(finding, zone, per_finding) for finding in findings],
-        findings_more=findings_more,
+        attention=[_attention_view(finding, in_detail.get(id(finding)), zone) for finding in attention],
+        attention_more=attention_more,
+        findings=[
+            _finding_view(finding, number, zone, per_finding) for number, finding in enumerate(findings, 1)
+        ],
+        folded=groups[:FOLDED_RULES_MAX],
+        folded_more=sum(group.count for group in groups[FOLDED_RULES_MAX:]),
         hidden_by_detail=hidden,
         muted=report.muted_findings,
         total_events=report.total_events,
@@ -315,15 +402,80 @@ def _select_findings(findings: list[Finding], detail: str) -> tuple[list[Finding
     return shown, len(ordered) - len(shown)
 
 
-def _finding_view(finding: Finding, zone: ZoneInfo, limits: Limits) -> FindingView:
+def detail_anchor(finding: Finding) -> str:
+    """The HTML id of a finding's detail heading: `f-` and its id, with anything outside the few
+    characters that need no escaping in an id or a URL fragment replaced (analyzer ids are hex)."""
+    return "f-" + _NOT_ANCHOR.sub("-", clean(finding.id))
+
+
+def format_short(moment: datetime) -> str:
+    """`Jan 24 14:05`: the year is left out where the report header already gives it (the moment must
+    already be in the display timezone)."""
+    return f"{_MONTHS[moment.month - 1]} {moment.day} {moment:%H:%M}"
+
+
+def format_when(first: datetime, last: datetime) -> str:
+    """A short span for one line: `Jan 24 14:05`, `Jan 24 14:05–16:30`, or `Jan 24 23:10 – Jan 25
+    02:37` (both moments already in the display timezone)."""
+    if first.date() != last.date():
+        return f"{format_short(first)} – {format_short(last)}"
+    start = format_short(first)
+    return start if f"{first:%H:%M}" == f"{last:%H:%M}" else f"{start}–{last:%H:%M}"
+
+
+def _attention_view(finding: Finding, number: int | None, zone: ZoneInfo) -> AttentionView:
+    """One "Needs attention" line; it links to the detail only when the detail is shown."""
+    return AttentionView(
+        number=number,
+        anchor=detail_anchor(finding) if number else None,
+        severity=finding.severity.value,
+        severity_label=finding.severity.value.upper(),
+        colour=SEVERITY_COLOURS[finding.severity.value],
+        title=clean(finding.title, TITLE_MAX),
+        when=format_when(finding.first_seen.astimezone(zone), finding.last_seen.astimezone(zone)),
+    )
+
+
+def _fold(findings: list[Finding]) -> list[FoldedView]:
+    """Count findings per rule and severity: most serious first, then most frequent, then in the
+    order the findings came.
+
+    A title names its subject ("Office AP lost contact"), so it labels the group only when every
+    finding of the group has the same one; otherwise the rule id, made readable, does.
+    """
+    groups: dict[tuple[Severity, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.severity, finding.rule_id), []).append(finding)
+    folded = []
+    for (severity, rule_id), members in groups.items():
+        titles = {member.title for member in members}
+        label = titles.pop() if len(titles) == 1 else _readable(rule_id)
+        folded.append(FoldedView(label=clean(label, FOLDED_LABEL_MAX), rule_id=clean(rule_id),
+                                 severity=severity.value, count=len(members)))
+    return sorted(folded, key=lambda group: (-Severity(group.severity).rank, -group.count))
+
+
+def _readable(rule_id: str) -> str:
+    """A rule id as words: `ips_threat_blocked` → `IPS threat blocked`."""
+    text = " ".join(word.upper() if word in _ACRONYMS else word for word in rule_id.split("_") if word)
+    return text[:1].upper() + text[1:]
+
+
+def _finding_view(finding: Finding, number: int, zone: ZoneInfo, limits: Limits) -> FindingView:
     """Clean and bound one finding (`limits.samples` is 0 below detail level high)."""
     steps, steps_more = bounded(finding.remediation, STEPS_MAX)
     affected, affected_more = bounded(finding.affected, limits.affected)
     details, details_more = bounded(list(finding.details.items()), DETAILS_MAX)
     samples, samples_more = bounded(finding.samples, limits.samples) if limits.samples else ([], 0)
+    timeline, timeline_more = bounded(finding.timeline, limits.timeline)
+    # The rules it was built from, when correlation built it from others than its own.
+    sources = [rule_id for rule_id in finding.rule_ids if rule_id != finding.rule_id][:RULE_IDS_MAX]
     return FindingView(
+        number=number,
+        anchor=detail_anchor(finding),
         id=clean(finding.id),
         rule_id=clean(finding.rule_id),
+        rule_ids=[clean(rule_id) for rule_id in sources],
         severity=finding.severity.value,
         severity_label=finding.severity.value.upper(),
         colour=SEVERITY_COLOURS[finding.severity.value],
@@ -348,6 +500,11 @@ def _finding_view(finding: Finding, zone: ZoneInfo, limits: Limits) -> FindingVi
             for sample in samples
         ],
         samples_more=samples_more,
+        timeline=[
+            TimelineEntryView(format_short(entry.time.astimezone(zone)), clean(entry.text, MESSAGE_MAX))
+            for entry in timeline
+        ],
+        timeline_more=timeline_more,
     )
 
 
