@@ -25,7 +25,8 @@ from tests.analyzer.payloads import (
 )
 from unifi_scanner.analyzer import engine as engine_module
 from unifi_scanner.analyzer import normalize as normalize_module
-from unifi_scanner.analyzer.engine import Engine, _clock, _group_reader, _key_reader
+from unifi_scanner.analyzer.engine import Engine, _group_reader, _key_reader
+from unifi_scanner.analyzer.wording import UTC_CLOCK
 from unifi_scanner.analyzer.normalize import (
     _DEVICE_KINDS,
     _LEGACY_DEVICE_FIELDS,
@@ -155,7 +156,7 @@ def test_every_memo_is_bounded():
         normalize_module._mac_text: MAX_MACS,
         normalize_module._legacy_key: MAX_MEMO,
         normalize_module._source_name: MAX_MEMO,
-        normalize_module._is_private: MAX_MEMO,
+        normalize_module.is_internal_address: MAX_MEMO,
         normalize_module._kind_from_model: MAX_MEMO,
         normalize_module._template_parts: MAX_TEMPLATES,
     }
@@ -332,7 +333,7 @@ def test_mutes_answer_as_first_written(mutes):
 def test_clock_reads_as_strftime(moment, another_day):
     other = moment.replace(day=1) if another_day else moment
     expected = moment.strftime("%H:%M" if moment.date() == other.date() else "%b %d %H:%M")
-    assert _clock(moment, other) == expected
+    assert UTC_CLOCK.clock(moment, other) == expected
 
 
 def test_a_sample_is_the_model_first_built_then_renamed():

@@ -15,27 +15,32 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import statistics
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from unifi_scanner.analyzer.correlate import RuleFinding, Situation, correlate, load_incidents
 from unifi_scanner.analyzer.normalize import (
     DEVICE_TYPE_WORDS,
     MAX_TEXT,
     Event,
     clean,
     field_reader,
+    is_internal_address,
     norm_mac,
     normalize,
 )
 from unifi_scanner.analyzer.rules import GROUP_FIELDS, Catalogue, Condition, Escalation, Rule, conditions_hold
 from unifi_scanner.analyzer.state_checks import CHECKS
+from unifi_scanner.analyzer.wording import Clock, device_phrase
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import (
     Affected,
     Client,
+    RecordKind,
     Device,
     DeviceHealth,
     EventSample,
@@ -62,6 +67,13 @@ MAX_NAMES = 20_000
 MAX_MATCH_CACHE = 5_000
 DEDUPE_MEMORY = 20_000
 DEDUPE_SECONDS = 2
+MAX_LOCAL_ADDRESSES = 20_000
+"""The site's own addresses remembered from the device, client and health lists (a few KiB each)."""
+MAX_ACKNOWLEDGED = 500
+"""Archived alarms remembered as context for the findings other records open (under 100 KiB)."""
+MAX_LOGINS = 500
+"""Addresses whose successful admin logins are remembered for the brute-force incident (under 100 KiB)."""
+_GATEWAY_TYPES = frozenset({"ugw", "usg", "ucg", "udm", "uxg"})
 MAX_HOURS = 24 * 62
 MAX_TIME_SLOTS = 10_000
 OVERFLOW = "(many)"
@@ -75,8 +87,10 @@ class _Group:
     __slots__ = ("key", "entities", "count", "first", "last", "event_ids", "samples", "hours",
                  "slices", "attrs", "sets", "forced", "severity_hint", "device_kind", "events", "tracked")
 
-    def __init__(self, key: tuple[str, ...], entities: dict[str, str]) -> None:
-        """An empty group for one grouping key; `add` fills it."""
+    def __init__(self, key: tuple[str, ...], entities: dict[str, str],
+                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+        """An empty group for one grouping key; `add` fills it. `extra` are the (set name, event field)
+        pairs the rule asks to track beyond the usual ones (`Rule.track`)."""
         self.key = key
         self.entities = entities
         self.count = 0
@@ -97,7 +111,7 @@ class _Group:
         # (set name, event field) pairs `add` remembers; devices and clients only when they do not
         # already name the group. Fixed per group, so it is worked out once here, not per event.
         self.tracked = (("keys", "key"), ("admins", "admin"), ("signatures", "signature")) + tuple(
-            (f"{field}s", field) for field in ("device", "client") if field not in entities)
+            (f"{field}s", field) for field in ("device", "client") if field not in entities) + extra
 
     def add(self, event: Event, stamp: int, *, real: bool, slice_seconds: int | None) -> None:
         """Fold one event in; `stamp` is its time in whole Unix seconds (worked out once per event)."""
@@ -161,7 +175,16 @@ class Engine:
         """Start empty; `feed` fills it."""
         self.catalogue = catalogue
         self.settings = settings
+        self.clock = Clock.named(settings.timezone)
         self.known_admin_ips = set(known_admin_ips) if known_admin_ips is not None else None
+        # The site's own addresses (devices, clients, the gateway's WAN): with the private ranges, they
+        # tell which end of an IPS hit is ours. The lists come before the records in a collection.
+        self.local_addresses: set[str] = set()
+        self._ends_memo: dict[tuple[str | None, str | None], tuple[str | None, str | None, str]] = {}
+        # (rule id, group key) -> when and by whom an archived alarm about it was handled.
+        self.acknowledged: dict[tuple[str, tuple[str, ...]], str] = {}
+        # address -> (latest successful admin login, admin), for "and then a login succeeded".
+        self.logins: dict[str, tuple[datetime, str | None]] = {}
         self.header: Header | None = None
         self.footer: Footer | None = None
         self.groups: dict[str, dict[tuple[str, ...], _Group]] = {rule.id: {} for rule in catalogue.rules}
@@ -177,11 +200,11 @@ class Engine:
         self.duplicates = 0
         self.overflowed: set[str] = set()
         self._match_cache: dict[tuple[Any, ...], tuple[tuple[Rule, tuple[Condition, ...]], ...]] = {}
-        self._recent_ips: dict[tuple[str, str, int], tuple[str, _Group]] = {}
+        self._recent_ips: dict[tuple[Any, ...], tuple[str, _Group]] = {}
         # `_recent_ips`'s keys, oldest first, for forgetting the oldest: a plain dict with this queue
         # costs less per hit than an OrderedDict did (0.06 s less over the 170,000 hits of the IPS
         # benchmark), whose `popitem(last=False)` took half of `_remember_ips`.
-        self._recent_order: deque[tuple[str, str, int]] = deque()
+        self._recent_order: deque[tuple[Any, ...]] = deque()
         # How many of the `_recent_ips` entries each source made (one key per source name), so that
         # `_duplicate` knows when no other source's hit is remembered.
         self._recent_sources: dict[str, int] = {}
@@ -191,6 +214,7 @@ class Engine:
                          for rule in catalogue.rules}
         self._group_keys = {rule.id: _key_reader(tuple(map(_group_reader, rule.group_fields)))
                             for rule in catalogue.rules}
+        self._tracks = {rule.id: tuple((f"{name}s", name) for name in rule.track) for rule in catalogue.rules}
 
     # ------------------------------------------------------------------ input
 
@@ -205,7 +229,9 @@ class Engine:
             self.clients[mac] = item
             if item.ip:
                 self._name(item.ip, item.display_name)
+                self._local(item.ip)
         elif isinstance(item, Health):
+            self._local(item.raw.get("wan_ip"))
             self._state(item, subsystem=clean(item.subsystem) or "unknown")
         elif isinstance(item, Header):
             self.header = item
@@ -218,7 +244,19 @@ class Engine:
         self.devices[mac] = device
         if device.ip and device.name:
             self._name(device.ip, device.name)
+        self._local(device.ip)
+        if (device.device_type or "").lower() in _GATEWAY_TYPES:
+            for uplink in ("wan1", "wan2", "uplink"):
+                section = device.raw.get(uplink)
+                if isinstance(section, dict):
+                    self._local(section.get("ip"))
         self._state(device, device=mac)
+
+    def _local(self, address: object) -> None:
+        """Remember one of the site's own addresses (bounded)."""
+        text = clean(address, 64)
+        if text and len(self.local_addresses) < MAX_LOCAL_ADDRESSES:
+            self.local_addresses.add(text)
 
     def _state(self, item: Device | Health, *, device: str | None = None,
                subsystem: str | None = None) -> None:
@@ -268,13 +306,25 @@ class Engine:
         if rule is None:
             self._unknown(event)
             return
+        if event.archived:
+            self._acknowledge(rule, event)
+            return
         stamp = int(event.time.timestamp())
         if event.action is not None:
             self.ips_events += 1
             self.ips_signed += bool(event.signature)
-            if self._duplicate(event, stamp):
-                self.total_events -= 1  # one hit, already counted from the other source
-                return
+            event.remote, event.local, event.direction = self._ends(event.src, event.dst)
+            content = (event.src, event.dst) if event.src and event.dst else None
+        else:
+            # Alarms repeat device happenings of the event log under their own ids; client events
+            # (nearly all of them) never come as alarms, so they are never remembered or looked up.
+            subject = event.device or event.ip or event.admin
+            content = (rule.id, subject) if subject and event.client is None else None
+        if content is not None and self._duplicate(event, content, stamp):
+            self.total_events -= 1  # one happening, already counted from the other source
+            return
+        if rule.finalize == "new_admin_address" and event.ip:
+            self._login(event)
         group = self._group(rule, event)
         slice_seconds, category = self._folding[rule.id]
         group.add(event, stamp, real=True, slice_seconds=slice_seconds)
@@ -282,12 +332,58 @@ class Engine:
         if escalation is not None and event.key in escalation.keys:
             group.forced = True
         self.per_category[category] = self.per_category.get(category, 0) + 1
-        if event.action is not None:
-            self._remember_ips(event, group, stamp)
+        if content is not None:
+            self._remember(event, content, group, stamp)
+
+    def _ends(self, src: str | None, dst: str | None) -> tuple[str | None, str | None, str]:
+        """An IPS hit's (remote, local, direction): which end is on the internet and which is ours.
+
+        Ours: the private, CGNAT and link-local ranges and the site's own addresses (devices, clients,
+        the gateway's WAN). Inbound when only the destination is ours, outbound when only the source
+        is, internal when both are (the source is then the one to look at). When neither is known to
+        be ours (the hit was aimed at a public address the lists do not name), the source is the
+        remote end and the hit counts as inbound.
+        """
+        memo = self._ends_memo.get((src, dst))
+        if memo is not None:
+            return memo
+        local = self.local_addresses
+        src_ours = bool(src) and (src in local or is_internal_address(src))
+        dst_ours = bool(dst) and (dst in local or is_internal_address(dst))
+        if src_ours and dst_ours:
+            ends = (src, dst, "internal")
+        elif src_ours:
+            ends = (dst or src, src, "outbound")
+        else:
+            ends = (src or dst, dst, "inbound")
+        if len(self._ends_memo) < MAX_MATCH_CACHE:
+            self._ends_memo[(src, dst)] = ends
+        return ends
+
+    def _acknowledge(self, rule: Rule, event: Event) -> None:
+        """Keep an archived alarm as context only: it opens no finding, but the finding other records
+        open about the same subject says an admin handled it."""
+        self._unknown_hour(event)
+        attrs = event.settled_attrs()
+        when = attrs.get("handled_time")
+        text = "by an admin" + (f" ({when})" if when else "")
+        key = (rule.id, self._group_keys[rule.id](event))
+        if key in self.acknowledged or len(self.acknowledged) < MAX_ACKNOWLEDGED:
+            self.acknowledged[key] = text
+
+    def _login(self, event: Event) -> None:
+        """Remember the latest successful admin login per address (bounded)."""
+        address = event.ip
+        assert address is not None
+        seen = self.logins.get(address)
+        if seen is None and len(self.logins) >= MAX_LOGINS:
+            return
+        if seen is None or event.time > seen[0]:
+            self.logins[address] = (event.time, event.admin)
 
     def _match(self, event: Event) -> Rule | None:
         """The first catalogue rule that takes the event, or None."""
-        cache_key = (event.kind, event.key, event.subsystem, event.category, event.subcategory)
+        cache_key = (event.kind, event.key, event.family, event.subsystem, event.category, event.subcategory)
         candidates = self._match_cache.get(cache_key)
         if candidates is None:
             # Each rule's fitting alternatives in turn, as (rule, `where` conditions) pairs: one flat
@@ -310,18 +406,22 @@ class Engine:
             key = OTHER_KEYS
         entry = self.unknown.setdefault(key, [0, event.message or None])
         entry[0] += 1
+        self._unknown_hour(event)
+
+    def _unknown_hour(self, event: Event) -> None:
+        """Chart an event that feeds no finding."""
         _tally(self.other_hours, int(event.time.timestamp()) // 3600)
         self.per_category["other"] = self.per_category.get("other", 0) + 1
 
-    def _duplicate(self, event: Event, second: int) -> bool:
-        """True when another source already reported this IPS hit (same src/dst within ±2 s).
+    def _duplicate(self, event: Event, content: tuple[str, ...], second: int) -> bool:
+        """True when another source already reported this happening (same content within ±2 s).
 
-        Hits from the same source are never merged: two identical alerts a second apart are two hits.
-        When the copy names the signature and the first report did not, the group learns it.
+        `content` is what makes two records one happening: an IPS hit's source and destination (its
+        key differs between the event log, the IPS list, alarms and flows), or the rule and subject of
+        a device happening (an alarm repeats an event under another id and sometimes another key).
+        Records from the same source are never merged: two identical alerts a second apart are two.
+        The record kept learns what the copy adds (a signature, attributes it lacked).
         """
-        src, dst = event.src, event.dst
-        if not (src and dst):
-            return False
         sources = self._recent_sources
         if len(sources) - (event.source in sources) == 0:
             # Every remembered hit is from this event's own source, so none can be its copy. Sources are
@@ -329,20 +429,21 @@ class Engine:
             return False
         probe = self._recent_ips.get
         for moment in range(second - DEDUPE_SECONDS, second + DEDUPE_SECONDS + 1):
-            seen = probe((src, dst, moment))
+            seen = probe((*content, moment))
             if seen is not None and seen[0] != event.source:
                 self.duplicates += 1
+                group = seen[1]
                 if event.signature:
-                    seen[1].remember("signatures", event.signature)
+                    group.remember("signatures", event.signature)
+                for name, value in event.settled_attrs().items():
+                    group.attrs.setdefault(name, value)
                 return True
         return False
 
-    def _remember_ips(self, event: Event, group: _Group, second: int) -> None:
-        """Remember an IPS hit briefly so copies from other sources can be recognised."""
-        if not (event.src and event.dst):
-            return
+    def _remember(self, event: Event, content: tuple[str, ...], group: _Group, second: int) -> None:
+        """Remember a happening briefly so copies from other sources can be recognised."""
         recent, sources = self._recent_ips, self._recent_sources
-        key = (event.src, event.dst, second)
+        key = (*content, second)
         size = len(recent)
         recent[key] = (event.source, group)
         if len(recent) == size:
@@ -370,7 +471,7 @@ class Engine:
             if group is None:
                 # The entities dict is built here, once per group, rather than for every event.
                 entities = {name: value for name, value in zip(rule.group_fields, key, strict=True) if value}
-                group = groups[key] = _Group(key, entities)
+                group = groups[key] = _Group(key, entities, self._tracks[rule.id])
         return group
 
     def _name(self, ident: str, name: str) -> None:
@@ -395,25 +496,39 @@ class Engine:
             _bump(hourly, hour, "other", count)
         muted = 0
         problems: dict[str, list[tuple[int, str]]] = {}
+        found: list[RuleFinding] = []
         for rule in self.catalogue.rules:
-            for group in self._finalists(rule):
-                finding, context = self._finding(rule, group)
-                hidden = self._muted(finding, rule) or not severity_at_least(
-                    finding.severity, settings.min_severity)
-                muted += hidden
-                for hour, count in group.hours.items():
-                    _bump(hourly, hour, "other" if hidden else finding.severity.value, count)
-                if hidden:
-                    continue
-                findings.append(finding)
-                if rule.problem is not None:
-                    text = _fill(rule.problem, context, 120)
-                    for item in finding.affected:
-                        if item.kind == "device":
-                            problems.setdefault(item.id, []).append((finding.severity.rank, text))
+            groups = self._finalists(rule)
+            extra: dict[str, str] = {}
+            if rule.baseline is not None:
+                groups, extra = self._outliers(rule, groups)
+            for group in groups:
+                finding, context = self._finding(rule, group, extra)
+                problem = _fill(rule.problem, context, 120) if rule.problem is not None else None
+                found.append(RuleFinding(finding, dict(group.entities), group.hours,
+                                         {name: list(values) for name, values in group.sets.items()}, problem))
             # A rule's groups are spent once its findings exist: letting them go now keeps the peak near
             # the size of the report instead of the report plus every group (thousands on a busy site).
             self.groups[rule.id] = {}
+        for correlated in correlate(found, self._situation(generated_at)):
+            finding = correlated.finding
+            override = settings.severity_overrides.get(finding.rule_id)
+            if override is not None:
+                finding.severity = override
+            hidden = self._muted(finding) or not severity_at_least(finding.severity, settings.min_severity)
+            muted += hidden
+            for member in correlated.members:
+                for hour, count in member.hours.items():
+                    _bump(hourly, hour, "other" if hidden else finding.severity.value, count)
+            if hidden:
+                continue
+            findings.append(finding)
+            for member in correlated.members:
+                if member.problem is None:
+                    continue
+                for item in member.finding.affected:
+                    if item.kind == "device":
+                        problems.setdefault(item.id, []).append((finding.severity.rank, member.problem))
         findings.sort(key=lambda f: (-f.severity.rank, -f.count, -f.last_seen.timestamp(), f.title))
         counts = SeverityCounts(
             **{level.value: sum(f.severity is level for f in findings) for level in Severity})
@@ -439,10 +554,61 @@ class Engine:
             ],
         )
 
+    def _situation(self, generated_at: datetime) -> Situation:
+        """What the correlation step reads besides the findings."""
+        assert self.header is not None
+        return Situation(
+            devices=self.devices, window=self.header.window, generated_at=generated_at, clock=self.clock,
+            resolve=self._resolve, device_desc=lambda mac: self._device_words(mac)[:2], logins=self.logins,
+            ips_mode=(self.header.controller.ips_mode or "").lower(),
+            plain_signature=self.catalogue.plain_signature,
+        )
+
+    def _outliers(self, rule: Rule, groups: list[_Group]) -> tuple[list[_Group], dict[str, str]]:
+        """The groups far above the site's own rate, merged into one group, and the words naming them.
+
+        Rates are events per hour of the window, so a threshold means the same on a 1-hour and a 72-hour
+        window; the median and the median absolute deviation of all the rule's groups describe what is
+        normal on this site, so a site where every client reconnects often flags no one.
+        """
+        baseline = rule.baseline
+        assert baseline is not None and self.header is not None
+        window = self.header.window
+        hours = max((window.until - window.since).total_seconds() / 3600, 1 / 60)
+        real = [group for group in groups if group.key != (OVERFLOW,) * len(group.key)]
+        if len(real) < 3:
+            return [], {}  # too few to know what is normal here
+        rates = sorted(group.count / hours for group in real)
+        median = statistics.median(rates)
+        spread = statistics.median(abs(rate - median) for rate in rates) * 1.4826  # MAD as a std. dev.
+        floor = max(baseline.factor * median, median + baseline.mads * spread)
+        outliers = sorted((group for group in real
+                           if group.count >= baseline.min_count and group.count / hours >= floor),
+                          key=lambda group: -group.count)
+        if not outliers:
+            return [], {}
+        merged = _Group((), {}, self._tracks[rule.id])
+        for group in outliers:
+            merged.absorb(group)
+        names = []
+        for group in outliers[: baseline.top]:
+            subject = next(iter(group.entities.values()), "")
+            merged.remember(f"{next(iter(group.entities), 'client')}s", subject)
+            names.append(f"{self._label(subject, subject)} {_rate(group.count / hours)} "
+                         f"({_times(group.count)})")
+        more = len(outliers) - len(names)
+        return [merged], {
+            "outliers": "; ".join(names) + (f"; and {more} more" if more else ""),
+            "median_rate": _rate(median),
+            "outlier_count": str(len(outliers)),
+        }
+
     def _finalists(self, rule: Rule) -> list[_Group]:
         """The groups of a rule big enough (and, for new-address logins, new enough) to report."""
         if "threat" in rule.group_by:
             self._rekey_learned_signatures(rule)
+        if rule.baseline is not None:
+            return list(self.groups[rule.id].values())  # the baseline needs the quiet groups too
         groups = [g for g in self.groups[rule.id].values() if g.count >= rule.min_count]
         if rule.finalize == "new_admin_address":
             groups = self._new_addresses(groups)
@@ -513,10 +679,10 @@ class Engine:
         if group.first is not None:
             start = max(start, group.first)  # the slice may begin before the first event in it
         minutes = _number(escalation.window_minutes)
-        return escalation, f"{best} of them within {minutes} minutes from {_clock(start, start)} UTC"
+        return escalation, f"{best} of them within {minutes} minutes from {self.clock.at(start)}"
 
-    def _finding(self, rule: Rule, group: _Group) -> tuple[Finding, dict[str, str]]:
-        """The finding a group becomes, with the values its texts were filled with."""
+    def _finding(self, rule: Rule, group: _Group, extra: dict[str, str]) -> tuple[Finding, dict[str, str]]:
+        """The finding a group becomes, with the values its texts were filled with (`extra` adds some)."""
         escalation, peak = self._escalation(rule, group)
         rule_id = (escalation.rule_id if escalation and escalation.rule_id else None) or rule.id
         severity = escalation.severity if escalation else rule.severity
@@ -529,6 +695,7 @@ class Engine:
         severity = override or severity
         affected = self._affected(group)
         context = self._context(group, peak)
+        context.update(extra)
         title = (escalation and escalation.title) or rule.title
         explanation = (escalation and escalation.explanation) or rule.explanation
         steps = (escalation and escalation.remediation) or rule.remediation
@@ -536,11 +703,16 @@ class Engine:
         assert first is not None and last is not None  # a group exists only once an event was added
         details: dict[str, str | int | float | bool | None] = {"base_rule": rule.id}
         for name in ("signature_id", "ips_category", "catname", "proto", "src_port", "dst_port", "risk",
-                     "src_country", "dst_country", "version_from", "version_to", "channel", "state"):
+                     "src_country", "dst_country", "asn", "version_from", "version_to", "channel", "state"):
             if name in group.attrs:
                 details[name] = group.attrs[name]
         if group.sets.get("keys"):
             details["event_keys"] = ", ".join(group.sets["keys"])
+        if peak:
+            details["peak"] = peak
+        acknowledged = self.acknowledged.get((rule.id, group.key))
+        if acknowledged:
+            details["acknowledged"] = acknowledged
         return Finding(
             id=_stable_id(rule.id, group.key),
             rule_id=rule_id,
@@ -590,9 +762,9 @@ class Engine:
             kind = GROUP_FIELDS[field]
             if kind is not None:
                 add(kind, value)
-        for field in ("device", "client"):
+        for field, kind in (("device", "device"), ("client", "client"), ("local", "ip")):
             for value in group.sets.get(f"{field}s", {}):
-                add(field, value)
+                add(kind, value)
         return affected
 
     def _label(self, ident: str | None, default: str) -> str:
@@ -604,17 +776,24 @@ class Engine:
         name = self._resolve(ident)
         return f"{name} ({ident})" if name and name != ident else ident
 
+    def _device_words(self, device: str | None, event_kind: str | None = None) -> tuple[str, str, str]:
+        """How texts name a device: (`desc`, `Desc`, bare name); see `wording.device_phrase`."""
+        if not device:
+            return "an unidentified device", "An unidentified device", "an unidentified device"
+        if device == OVERFLOW:
+            return "several devices", "Several devices", "several devices"
+        known = self.devices.get(device)
+        kind = DEVICE_TYPE_WORDS.get((known.device_type or "").lower()) if known is not None else None
+        name = self._resolve(device) or device
+        desc, Desc = device_phrase(kind or event_kind or "device", name, known.model if known else None)
+        return desc, Desc, name
+
     def _context(self, group: _Group, peak: str) -> dict[str, str]:
         """The values a finding's texts are filled with."""
         entities = group.entities
         device = entities.get("device") or next(iter(group.sets.get("devices", {})), None)
-        kind = None
-        if device in self.devices:
-            kind = DEVICE_TYPE_WORDS.get((self.devices[device].device_type or "").lower())
-        kind = kind or group.device_kind or "device"
-        device_name = (self._resolve(device) or device) if device else "an unidentified device"
-        if device == OVERFLOW:
-            device_name = "several devices"
+        device_desc, Device_desc, device_name = self._device_words(device, group.device_kind)
+        clock = self.clock
         first, last = group.first, group.last
         assert first is not None and last is not None
         threat = entities.get("threat") or ""
@@ -626,19 +805,30 @@ class Engine:
             threat = signatures[0]
         plain = self.catalogue.plain_signature(signatures[0] if signed else None)
         ips_mode = (self.header.controller.ips_mode or "").lower() if self.header else ""
+        remote = entities.get("remote")
+        locals_ = [self._label(address, address) for address in group.sets.get("locals", {})]
+        directions = list(group.sets.get("directions", {}))
         context = dict(group.attrs)
         context.update({
             "count": str(group.count),
             "times": _times(group.count) if group.events else "",
-            "between": (_between(first, last) if group.events
-                        else f"at collection time ({_clock(last, last)} UTC)"),
-            "first": _clock(first, last) + " UTC",
-            "last": _clock(last, first) + " UTC",
+            "between": (clock.between(first, last) if group.events
+                        else f"at collection time ({clock.at(last)})"),
+            "first": clock.at(first, last),
+            "last": clock.at(last, first),
             "peak": peak,
             "keys": ", ".join(group.sets.get("keys", {})),
             "device": device_name,
-            "device_desc": f"{kind} {device_name}",
-            "Device_desc": f"{kind[:1].upper()}{kind[1:]} {device_name}",
+            "device_desc": device_desc,
+            "Device_desc": Device_desc,
+            "remote": self._label(remote, "an unknown address"),
+            "internal": ", ".join(locals_) or "a host on your side",
+            "direction": "/".join(directions) or "unknown direction",
+            "sources": ", ".join(self._label(src, src) for src in group.sets.get("srcs", {})) or "not reported",
+            "clients": ", ".join(self._label(mac, mac) for mac in group.sets.get("clients", {})) or "none named",
+            "devices": ", ".join(self._resolve(mac) or mac for mac in group.sets.get("devices", {})) or "none named",
+            "message": group.samples[-1][3] if group.samples else "",
+            "controller_severity": group.attrs.get("severity", "not reported"),
             "client": self._label(entities.get("client"), "an unidentified client"),
             "admin": entities.get("admin") or "an administrator",
             "admins": ", ".join(group.sets.get("admins", {})) or "not reported",
@@ -698,10 +888,17 @@ class Engine:
             [name.strip().lower() for name in settings.mute_signatures if name.strip()],
         )
 
-    def _muted(self, finding: Finding, rule: Rule) -> bool:
-        """True when the finding is muted by rule, device, client or signature."""
+    def _muted(self, finding: Finding) -> bool:
+        """True when the finding is muted by rule, device, client or signature.
+
+        A rule's mute covers its escalations (`base_rule`); an incident is muted by its own id or
+        kind, or when every rule it was built from is muted.
+        """
         rules, devices, clients, signatures = self._mutes
-        if finding.rule_id in rules or rule.id in rules:
+        if rules and (
+            finding.rule_id in rules or finding.incident in rules or finding.details.get("base_rule") in rules
+            or (finding.rule_ids and rules.issuperset(finding.rule_ids))
+        ):
             return True
         if not (devices or clients or signatures):
             return False  # nothing else is muted (the usual case): no need to look at what it is about
@@ -768,14 +965,15 @@ class Engine:
             )
         if self.duplicates:
             notes.append(
-                f"{self.duplicates} IPS alert(s) reported by more than one source were counted once.")
+                f"{self.duplicates} record(s) reported by more than one source (an alarm repeating an "
+                "event, an IPS alert in several lists) were counted once.")
         for rule_id in sorted(self.overflowed):
             notes.append(
                 f"Rule {rule_id} saw more than {MAX_GROUPS_PER_RULE} distinct devices/clients/addresses; "
                 "the rest are combined into one finding."
             )
         configured = [*self.settings.severity_overrides, *self.settings.mute_rules]
-        for rule_id in sorted(set(configured) - self.catalogue.rule_ids):
+        for rule_id in sorted(set(configured) - self.catalogue.rule_ids - load_incidents().rule_ids):
             notes.append(f"Settings name the rule {clean(rule_id)!r}, which does not exist; "
                          "it has no effect.")
         if OTHER_KEYS in self.unknown:
@@ -850,21 +1048,9 @@ def _times(count: int) -> str:
     return {1: "once", 2: "twice"}.get(count, f"{count} times")
 
 
-def _clock(moment: datetime, other: datetime) -> str:
-    """`HH:MM`, with the date when the other end of the range falls on another day."""
-    moment = moment.astimezone(UTC)
-    if moment.date() == other.astimezone(UTC).date():
-        # `strftime("%H:%M")` spelled out: the same text in a sixth of the time, four times a finding.
-        return f"{moment.hour:02d}:{moment.minute:02d}"
-    return moment.strftime("%b %d %H:%M")  # the month's name as the C library spells it
-
-
-def _between(first: datetime, last: datetime) -> str:
-    """`at HH:MM UTC` for one moment, else `between HH:MM and HH:MM UTC`."""
-    start, end = _clock(first, last), _clock(last, first)
-    if last - first < timedelta(minutes=1):
-        return f"at {start} UTC"
-    return f"between {start} and {end} UTC"
+def _rate(per_hour: float) -> str:
+    """A rate in events per hour, with the precision a glance needs."""
+    return f"{per_hour:.1f}/h" if per_hour < 10 else f"{per_hour:.0f}/h"
 
 
 def _number(value: float) -> str:

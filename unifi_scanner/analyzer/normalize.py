@@ -88,6 +88,14 @@ _LEGACY_CONTEXT_FIELDS = frozenset(
 _NONE: dict[str, Any] = {}
 """Stands for an absent parameter object (read, never written)."""
 _BLOCKED_ACTIONS = {"blocked", "block", "drop", "dropped", "reject", "rejected", "denied"}
+_INTERNAL_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "100.64.0.0/10",  # carrier-grade NAT (RFC 6598): the ISP's side of many home WANs, never the internet
+    "127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7",
+))
+"""Address ranges that are on the site's side of the gateway whatever the site. Not
+`ipaddress.is_private`: that also counts the documentation and benchmark ranges, which stand for
+internet hosts in examples and in the fake controller."""
 
 
 def clean(value: Any, limit: int = MAX_NAME) -> str | None:
@@ -190,6 +198,17 @@ class Event:
     action: str | None = None
     network: str | None = None
     bssid: str | None = None
+    family: str | None = None
+    """A v2 row's `event` (its key's family: `DEVICE_UNREACHABLE` for `DEVICE_UNREACHABLE_WITH_DOWNLINKS`),
+    matched like the key so firmware variants of a key land in the same rule."""
+    remote: str | None = None
+    """An IPS hit's address on the internet side (set by the engine, which knows the site's own)."""
+    local: str | None = None
+    """An IPS hit's address on the site's side (set by the engine)."""
+    direction: str | None = None
+    """An IPS hit's direction: inbound, outbound or internal (set by the engine)."""
+    archived: bool = False
+    """An alarm an admin has already handled (`archived: true` in list/alarm)."""
     attrs: dict[str, str] = field(default_factory=dict)
     ip_names: list[tuple[str, str]] = field(default_factory=list)
     """(IP, name) pairs a v2 row reveals for its client roles, so addresses can be named later."""
@@ -219,7 +238,8 @@ class Event:
         return self.attrs
 
 
-EVENT_FIELDS = frozenset(Event.__dataclass_fields__) - {"attrs", "time", "kind", "ip_names", "deferred"}
+EVENT_FIELDS = frozenset(Event.__dataclass_fields__) - {"attrs", "time", "kind", "ip_names", "deferred",
+                                                         "archived"}
 """The Event fields that hold a single string, readable by name (`Event.value`)."""
 
 
@@ -326,11 +346,15 @@ def _legacy(record: Record, raw: dict[str, Any]) -> Event:
     state = clean(raw.get("state"))
     if event.key == "EVT_GW_WANTransition" and state is None:
         # Older firmware puts the direction only in the rendered message.
-        state = "down" if re.search(r"\b(down|disconnected|failed)\b", event.message, re.I) else "up"
+        state = "down" if re.search(r"\b(down|disconnected|failed|inactive)\b", event.message, re.I) else "up"
     if state is not None:
         event.attrs["state"] = state.lower()
     if "inner_alert_signature" in raw or "src_ip" in raw or event.key == "EVT_IPS_IpsAlert":
         _ips_fields(event, raw)
+    if record.kind is RecordKind.ALARM and raw.get("archived") is True:
+        event.archived = True
+        _set_attrs(event.attrs, (("handled_time", raw.get("handled_time")),
+                                 ("handled_admin", raw.get("handled_admin_id"))))
     return event
 
 
@@ -375,23 +399,26 @@ def _ips_fields(event: Event, raw: dict[str, Any]) -> None:
     ))
     if event.client is None:
         # The MAC on the internal side is a client; the other side's MAC is only the next router's.
-        if _is_private(event.src):
+        if is_internal_address(event.src):
             event.client = norm_mac(raw.get("src_mac"))
-        elif _is_private(event.dst):
+        elif is_internal_address(event.dst):
             event.client = norm_mac(raw.get("dst_mac"))
 
 
 @lru_cache(maxsize=MAX_MEMO)
-def _is_private(address: str | None) -> bool:
-    """True for a private (RFC 1918, ULA, link-local) address; False for public or unparsable ones.
+def is_internal_address(address: str | None) -> bool:
+    """True for an address inside a site by its range alone (RFC 1918, CGNAT, loopback, link-local,
+    ULA); False for internet and unparsable ones. The engine adds the site's own public addresses.
 
-    Memoised: parsing an address and testing it against the private ranges takes microseconds, and a
-    site's own addresses come back on every IPS alert.
+    Memoised: parsing an address and testing it against the ranges takes microseconds, and a site's
+    own addresses come back on every IPS alert.
     """
     try:
-        return address is not None and ipaddress.ip_address(address).is_private
+        parsed = ipaddress.ip_address(address) if address else None
     except ValueError:
         return False
+    return parsed is not None and any(parsed in network for network in _INTERNAL_NETWORKS
+                                      if network.version == parsed.version)
 
 
 def _first_mac(roles: dict[str, dict[str, Any]], names: tuple[str, ...]) -> tuple[str, dict, str] | None:
@@ -411,6 +438,7 @@ def _system_log(record: Record, raw: dict[str, Any]) -> Event:
     event = _base(record, _key(raw.get("key") or raw.get("event")), render_message(raw, roles))
     event.category = clean(raw.get("category"))
     event.subcategory = clean(raw.get("subcategory"))
+    event.family = clean(raw.get("event"))
     event.deferred = (_system_log_attrs, raw)
     target = clean(raw.get("target"))
     device_roles = ((target,) if target in _DEVICE_ROLES else ()) + _DEVICE_ROLES
@@ -451,7 +479,7 @@ def _system_log(record: Record, raw: dict[str, Any]) -> Event:
 
 def _system_log_attrs(attrs: dict[str, str], raw: dict[str, Any]) -> None:
     """A v2 system-log row's deferred attributes (`Event.settled_attrs`)."""
-    _put(attrs, raw, ("event", "severity", "type"))
+    _put(attrs, raw, ("event", "severity", "type", "title_raw"))
 
 
 def _context_roles(event: Event, roles: dict[str, dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from unifi_scanner.analyzer.normalize import Event, field_reader
+from unifi_scanner.analyzer.normalize import EVENT_FIELDS, Event, field_reader
 from unifi_scanner.analyzer.state_checks import CHECKS
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Category, RecordKind, Severity
@@ -32,6 +32,7 @@ GROUP_FIELDS = {
     "ip": "ip",
     "src": "ip",
     "dst": "ip",
+    "remote": "ip",
     "threat": "signature",
     "network": "network",
     "bssid": "network",
@@ -48,17 +49,23 @@ TEMPLATE_FIELDS = frozenset({
     "count", "times", "between", "first", "last", "keys", "peak",
     # entities, resolved to names at the end
     "device", "device_desc", "Device_desc", "client", "admin", "admins", "ip", "src", "dst",
-    "network", "bssid", "subsystem", "port", "trigger", "anomaly",
+    "network", "bssid", "subsystem", "port", "trigger", "anomaly", "sources", "clients", "devices",
     # IPS
-    "threat", "signature_plain", "ips_mode_note", "signature_note",
+    "threat", "signature_plain", "ips_mode_note", "signature_note", "remote", "internal", "direction",
+    # the controller's own words (v2 rows no rule knows)
+    "title_raw", "message", "controller_severity",
+    # baselines
+    "outliers", "median_rate", "outlier_count",
     # event attributes (latest event of the group)
     "essid", "ssid", "channel", "channel_from", "channel_to", "radio", "version_from", "version_to",
     "state", "iface", "proto", "src_country", "dst_country", "ips_category",
     # state checks
     "cpu", "mem", "temp", "version", "upgrade_to", "meaning", "latency", "drops", "availability",
-    "poe_used", "poe_budget", "device_state", "limit",
+    "poe_used", "poe_budget", "device_state", "limit", "device_ip",
     # admin logins
     "new_meaning",
+    # alarms an admin acknowledged
+    "handled_time",
 })
 """Every `{name}` a title, explanation, remediation or problem text may use."""
 
@@ -111,16 +118,16 @@ class Match(_Spec):
         return re.compile("|".join(f"(?:{p})" for p in self.patterns)) if self.patterns else None
 
     def selects(self, event: Event) -> bool:
-        """True when the event's key or kind is one this rule takes, and the restrictions hold.
+        """True when the event's key (or a v2 row's family) or kind is one this rule takes, and the
+        restrictions hold.
 
         `where` is left out: it depends on per-event values, see `accepts`.
         """
-        key = event.key
-        picked = (
-            key in self.keys
-            or key.startswith(tuple(self.prefixes))
-            or event.kind in self.kinds
-            or (self._regex is not None and self._regex.search(key) is not None)
+        picked = event.kind in self.kinds or any(
+            name in self.keys
+            or name.startswith(tuple(self.prefixes))
+            or (self._regex is not None and self._regex.search(name) is not None)
+            for name in (event.key, event.family) if name
         )
         return (
             picked
@@ -183,6 +190,21 @@ class Escalation(_Spec):
     remediation: list[str] | None = None
 
 
+class Baseline(_Spec):
+    """Flag only the groups far above the site's own distribution in this window, as one finding.
+
+    Each group's rate (events per hour) is compared with the median rate of all the rule's groups: an
+    outlier is at least `factor` times the median and `mads` scaled median absolute deviations above
+    it, with at least `min_count` events. Rates make the rule work on any window length; the median
+    and MAD make it follow what is normal for this site.
+    """
+
+    min_count: int = Field(30, ge=1)
+    factor: float = Field(3.0, ge=1)
+    mads: float = Field(6.0, ge=0)
+    top: int = Field(5, ge=1, le=10, description="Outliers named in the finding.")
+
+
 class Rule(_Spec):
     """One catalogue entry."""
 
@@ -202,6 +224,10 @@ class Rule(_Spec):
     milder_families: list[str] = Field(
         default_factory=list,
         description="IPS signature families that are usually benign: one severity level lower.")
+    track: list[str] = Field(
+        default_factory=list,
+        description="Event fields whose first few distinct values a finding lists (e.g. src, local).")
+    baseline: Baseline | None = None
 
     @field_validator("match", mode="before")
     @classmethod
@@ -216,6 +242,15 @@ class Rule(_Spec):
         unknown = [name for name in value if name not in GROUP_FIELDS]
         if unknown:
             raise ValueError(f"cannot group by {', '.join(unknown)} (known: {', '.join(GROUP_FIELDS)})")
+        return value
+
+    @field_validator("track")
+    @classmethod
+    def _trackable(cls, value: list[str]) -> list[str]:
+        """Reject tracked fields an event does not have."""
+        unknown = [name for name in value if name not in EVENT_FIELDS]
+        if unknown:
+            raise ValueError(f"cannot track {', '.join(unknown)}")
         return value
 
     @field_validator("finalize")

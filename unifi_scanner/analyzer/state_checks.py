@@ -89,6 +89,14 @@ def device_offline(device: Device, params: dict[str, Any]) -> Facts | None:
     return facts
 
 
+def pending_adoption(device: Device, params: dict[str, Any]) -> Facts | None:
+    """A UniFi device that announced itself and waits to be adopted (not adopted, or in `states`)."""
+    state = device.state.lower().replace("_", " ")
+    if device.adopted is not False and state not in params.get("states", ["pending"]):
+        return None
+    return {"device_state": state, "device_ip": device.ip or "not reported"}
+
+
 def poe_budget(device: Device, params: dict[str, Any]) -> Facts | None:
     """PoE draw (sum of `port_table[].poe_power`) at or above `percent` of the switch's budget."""
     raw = device.raw
@@ -147,6 +155,7 @@ CHECKS: dict[str, tuple[type[Device] | type[Health], Callable[[Any, dict[str, An
     "overheating": (Device, overheating),
     "high_temperature": (Device, high_temperature),
     "device_offline": (Device, device_offline),
+    "pending_adoption": (Device, pending_adoption),
     "poe_budget": (Device, poe_budget),
     "health_not_ok": (Health, health_not_ok),
     "internet_quality": (Health, internet_quality),

@@ -1,0 +1,766 @@
+"""The correlation step: findings about one subject become one incident, routine volume one digest.
+
+The rules (`engine`) produce one finding per rule and subject: for one switch outage a "lost contact"
+and a "reconnected" finding, for one WAN outage four. This step, run after the rules and before mutes
+and the minimum severity, merges them into the story an admin reads: one incident per subject with a
+short timeline, the rule ids it was built from and a severity that follows the impact (something down
+now is severe). Quiet blocked scans from many internet addresses fold into one digest per site.
+
+It is a pure function of the window's findings and the current device state (`Situation`): no I/O,
+no settings beyond the catalogue (`incidents.yaml`), so it is tested against a scored corpus. Which
+rules merge into which incident, and the words, are data; the story of each kind is a builder below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from unifi_scanner.analyzer.wording import Clock, device_phrase, duration
+from unifi_scanner.errors import ConfigError
+from unifi_scanner.models import Affected, Device, Finding, Severity, TimelineEntry, Window
+
+MAX_TIMELINE = 12
+"""Entries in one incident's timeline (the catalogue may ask for fewer): an outage that dropped 200
+times tells its first drops and then how many more, so a finding stays a few hundred bytes."""
+OVERFLOW = "(many)"
+"""The engine's name for the group that took a rule's subjects past its cap."""
+
+FIELDS: dict[str, frozenset[str]] = {
+    "device_outage": frozenset({
+        "desc", "Desc", "drops", "drops_title", "now", "between", "between_back", "peak", "state",
+        "since_title", "lost_phrase", "state_word", "extra", "after_title", "after_text", "reconnects"}),
+    "wan_incident": frozenset({
+        "desc", "Desc", "networks", "downs", "between", "since_title", "after_title", "failover_text",
+        "failover_at", "restored_text", "quality_text"}),
+    "threat_campaign": frozenset({
+        "remote", "origin", "hits", "targets", "targets_short", "internal", "internal_short",
+        "not_blocked_title", "between", "peak", "outcome", "signatures", "meaning", "family", "first",
+        "blocked_word", "ips_mode_note"}),
+    "admin_brute_force": frozenset({
+        "ip", "failures", "between", "peak", "admins", "success_title", "success_text"}),
+    "ips_digest": frozenset({"hits", "sources", "between", "top_sources", "top_targets", "top_signatures"}),
+    "firewall_digest": frozenset({"hits", "between", "policies", "per_policy"}),
+}
+"""The fields each kind's texts may use (checked when the catalogue loads)."""
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Texts(_Spec):
+    """The words of one variant of an incident."""
+
+    title: str
+    explanation: str
+    remediation: list[str] | None = None
+
+
+class IncidentSpec(_Spec):
+    """Which findings one kind of incident merges, by which subject, and its words per variant."""
+
+    subject: str
+    members: list[str]
+    attach: dict[str, dict[str, str]] = Field(default_factory=dict)
+    texts: dict[str, Texts]
+
+
+class DigestSpec(_Spec):
+    """The per-site digest of routine blocked threats."""
+
+    members: list[str]
+    top: int = Field(5, ge=1, le=10)
+    title: str
+    explanation: str
+    remediation: list[str]
+
+
+class IncidentCatalogue(_Spec):
+    """The whole of `incidents.yaml`."""
+
+    version: int
+    timeline_max: int = Field(MAX_TIMELINE, ge=1, le=MAX_TIMELINE)
+    incidents: dict[str, IncidentSpec]
+    companions: dict[str, str] = Field(default_factory=dict)
+    digests: dict[str, DigestSpec]
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> IncidentCatalogue:
+        """Every text uses only the fields its builder fills, and every kind has a builder."""
+        texts: list[tuple[str, str]] = []
+        for kind, spec in self.incidents.items():
+            if kind not in FIELDS:
+                raise ValueError(f"incident kind {kind!r} has no builder")
+            for variant in spec.texts.values():
+                texts += [(kind, text) for text in (variant.title, variant.explanation,
+                                                    *(variant.remediation or []))]
+        for kind, digest in self.digests.items():
+            if kind not in FIELDS:
+                raise ValueError(f"digest {kind!r} has no builder")
+            texts += [(kind, text) for text in (digest.title, digest.explanation, *digest.remediation)]
+        for kind, text in texts:
+            used = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            unknown = used - FIELDS[kind]
+            if unknown:
+                raise ValueError(f"{kind}: text {text!r} uses unknown field(s) {', '.join(sorted(unknown))}")
+        return self
+
+    @property
+    def rule_ids(self) -> frozenset[str]:
+        """The rule ids an incident or digest may carry (for validating mutes and overrides)."""
+        return frozenset({"device_outage", "wan_incident", "threat_campaign", "ips_digest"})
+
+
+@lru_cache(maxsize=1)
+def load_incidents() -> IncidentCatalogue:
+    """The incident catalogue shipped in the package, parsed once per process."""
+    text = resources.files("unifi_scanner.analyzer").joinpath("incidents.yaml").read_text(encoding="utf-8")
+    try:
+        return IncidentCatalogue.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ConfigError(f"incidents.yaml is not a valid incident catalogue: {exc}") from None
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+@dataclass
+class RuleFinding:
+    """One rule's finding with what the engine knew of its group (subject values, facts, hours)."""
+
+    finding: Finding
+    entities: dict[str, str]
+    hours: dict[int, int] = field(default_factory=dict)
+    sets: dict[str, list[str]] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        """The finding's rule id (an escalation's, where one applied)."""
+        return self.finding.rule_id
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What correlation reads besides the findings: current devices, the window, names and logins."""
+
+    devices: Mapping[str, Device]
+    window: Window
+    generated_at: datetime
+    clock: Clock
+    resolve: Callable[[str], str | None]
+    device_desc: Callable[[str], tuple[str, str]]
+    logins: Mapping[str, tuple[datetime, str | None]] = field(default_factory=dict)
+    ips_mode: str = ""
+    plain_signature: Callable[[str | None], str | None] = lambda signature: None
+
+
+@dataclass
+class Correlated:
+    """An output finding and the rule findings it was built from (for the chart and device table)."""
+
+    finding: Finding
+    members: list[RuleFinding]
+
+
+def correlate(found: Iterable[RuleFinding], situation: Situation,
+              catalogue: IncidentCatalogue | None = None) -> list[Correlated]:
+    """Merge the rule findings of one window into incidents and digests; the rest pass unchanged."""
+    catalogue = catalogue or load_incidents()
+    found = _join_companions(list(found), catalogue.companions, situation.clock)
+    rest: list[RuleFinding] = []
+    buckets: dict[tuple[str, str], list[RuleFinding]] = {}
+    membership = {rule_id: kind for kind, spec in catalogue.incidents.items() for rule_id in spec.members}
+    for item in found:
+        kind = membership.get(item.rule_id)
+        subject = item.entities.get(catalogue.incidents[kind].subject) if kind else None
+        if kind and subject and subject != OVERFLOW:
+            buckets.setdefault((kind, subject), []).append(item)
+        else:
+            rest.append(item)
+    builder = _Builder(catalogue, situation)
+    out: list[Correlated] = []
+    digestible: list[RuleFinding] = []
+    for (kind, subject), members in buckets.items():
+        if kind == "threat_campaign" and _routine_threat(members):
+            digestible += members
+            continue
+        built = builder.build(kind, subject, members)
+        if built is None:
+            rest += members
+        else:
+            out.append(built)
+    # The sources past the engine's cap per rule are quiet ones too (a burst would stand out): digested.
+    overflowed = [item for item in rest if item.rule_id in catalogue.digests["ips_digest"].members
+                  and item.entities.get("remote") == OVERFLOW]
+    if digestible or overflowed:
+        rest = [item for item in rest if item not in overflowed]
+        out.append(builder.ips_digest(digestible + overflowed))
+    policies = [item for item in rest if item.rule_id in catalogue.digests["firewall_digest"].members]
+    if len(policies) > 1:
+        rest = [item for item in rest if item not in policies]
+        out.append(builder.firewall_digest(policies))
+    leftovers = builder.attach(out, rest)
+    return out + [Correlated(item.finding, [item]) for item in leftovers]
+
+
+def _join_companions(found: list[RuleFinding], companions: Mapping[str, str], clock: Clock) -> list[RuleFinding]:
+    """Fold each companion finding into the finding of its partner rule about the same device.
+
+    The partner keeps its severity and words and gains the companion's events, rule id and a line
+    in its details; a companion without a partner stays as it is.
+    """
+    if not companions:
+        return found
+    partners = {(item.rule_id, item.entities.get("device")): item for item in found
+                if item.rule_id in companions.values() and item.entities.get("device")}
+    kept: list[RuleFinding] = []
+    for item in found:
+        partner = partners.get((companions.get(item.rule_id, ""), item.entities.get("device")))
+        if partner is None or partner is item:
+            kept.append(item)
+            continue
+        host, guest = partner.finding, item.finding
+        host.count += guest.count
+        host.first_seen, host.last_seen = min(host.first_seen, guest.first_seen), max(host.last_seen,
+                                                                                          guest.last_seen)
+        host.event_ids = (host.event_ids + guest.event_ids)[:20]
+        host.samples = sorted(host.samples + guest.samples, key=lambda sample: sample.time)[:10]
+        host.rule_ids = sorted({*(host.rule_ids or [host.rule_id]), guest.rule_id})
+        host.details[guest.rule_id] = f"{guest.title} ({clock.between(guest.first_seen, guest.last_seen)})"
+        for hour, count in item.hours.items():
+            partner.hours[hour] = partner.hours.get(hour, 0) + count
+    return kept
+
+
+def _routine_threat(members: list[RuleFinding]) -> bool:
+    """True for a source whose hits were all blocked, came in no burst and were all inbound."""
+    return all(
+        item.rule_id == "ips_threat_blocked" and set(item.sets.get("directions", ())) <= {"inbound"}
+        for item in members)
+
+
+def stable_id(kind: str, *key: str) -> str:
+    """A short hash of the incident kind and subject: the same incident keeps its id across runs."""
+    text = "\x1f".join((kind, *key))
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------- builders
+
+
+class _Defaults(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        """A field a builder left out reads as empty (the catalogue check keeps names right)."""
+        return ""
+
+
+def _fill(template: str, values: Mapping[str, str], limit: int) -> str:
+    """Fill a catalogue text and fold its whitespace; values are cleaned controller strings."""
+    text = " ".join(template.format_map(_Defaults(values)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _times(count: int) -> str:
+    """`once`, `twice` or `N times`."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _plural(count: int, noun: str) -> str:
+    """`1 hit`, `3 hits`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _join(items: list[str], more: int = 0) -> str:
+    """`a, b and c` (and `… and N more`)."""
+    if more:
+        return ", ".join(items) + f" and {more} more"
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class _Builder:
+    """Builds one incident or digest at a time from the catalogue's words and the situation."""
+
+    def __init__(self, catalogue: IncidentCatalogue, situation: Situation) -> None:
+        """Bind the catalogue and the window's situation."""
+        self.catalogue = catalogue
+        self.situation = situation
+        self.clock = situation.clock
+
+    def build(self, kind: str, subject: str, members: list[RuleFinding]) -> Correlated | None:
+        """The incident of `kind` about `subject`, or None when the members tell no more than themselves."""
+        return getattr(self, f"_{kind}")(subject, members)
+
+    # ---------------------------------------------------------------- shared pieces
+
+    def _finding(self, kind: str, rule_id: str, subject: str, variant: str, values: dict[str, str],
+                 members: list[RuleFinding], severity: Severity, timeline: list[TimelineEntry],
+                 remediation: list[str] | None = None) -> Correlated:
+        """One incident finding from its catalogue variant, members and story."""
+        texts = self.catalogue.incidents[kind].texts[variant]
+        steps = texts.remediation or remediation or _first_steps(members)
+        return self._assemble(kind, rule_id, stable_id(kind, subject), texts.title, texts.explanation,
+                              steps, values, members, severity, timeline)
+
+    def _assemble(self, kind: str, rule_id: str, ident: str, title: str, explanation: str,
+                  steps: list[str], values: dict[str, str], members: list[RuleFinding], severity: Severity,
+                  timeline: list[TimelineEntry]) -> Correlated:
+        """The finding itself: texts filled, affected, samples and facts merged from the members."""
+        findings = [item.finding for item in members]
+        affected: list[Affected] = []
+        seen: set[tuple[str, str]] = set()
+        for finding in findings:
+            for entity in finding.affected:
+                if (entity.kind, entity.id) not in seen:
+                    seen.add((entity.kind, entity.id))
+                    affected.append(entity)
+        samples = sorted({sample.id: sample for f in findings for sample in f.samples}.values(),
+                         key=lambda sample: sample.time)[:10]
+        event_ids = list(dict.fromkeys(ident for f in findings for ident in f.event_ids))[:20]
+        details: dict[str, str | int | float | bool | None] = {}
+        for finding in findings:
+            for name, value in finding.details.items():
+                details.setdefault(name, value)
+        details.pop("base_rule", None)
+        finding = Finding(
+            id=ident, rule_id=rule_id, severity=severity, category=findings[0].category,
+            title=_fill(title, values, 200), explanation=_fill(explanation, values, 2000),
+            remediation=[_fill(step, values, 500) for step in steps],
+            affected=affected,
+            first_seen=min(f.first_seen for f in findings), last_seen=max(f.last_seen for f in findings),
+            count=sum(f.count for f in findings), event_ids=event_ids, samples=samples, details=details,
+            incident=kind, rule_ids=sorted({f.rule_id for f in findings}),
+            timeline=timeline[: self.catalogue.timeline_max],
+        )
+        return Correlated(finding, members)
+
+    def _entry(self, moment: datetime, text: str) -> TimelineEntry:
+        """One timeline entry (texts are built from cleaned values)."""
+        return TimelineEntry(time=moment, text=text[:300])
+
+    def _bounded(self, entries: list[TimelineEntry], more: int, last: datetime | None,
+                 noun: str) -> list[TimelineEntry]:
+        """The story sorted, cut to the catalogue's length, ending with how many were left out."""
+        entries.sort(key=lambda entry: entry.time)
+        room = self.catalogue.timeline_max
+        if more > 0 and last is not None:
+            entries = entries[: room - 1]
+            entries.append(self._entry(last, f"… {_plural(more, noun)} more, the last at "
+                                             f"{self.clock.at(last)}"))
+        return entries[:room]
+
+    # ---------------------------------------------------------------- device outage
+
+    def _device_outage(self, mac: str, members: list[RuleFinding]) -> Correlated | None:
+        """Lost contact → back after N minutes, or still offline now; repeated drops are flapping."""
+        by_rule = {item.rule_id: item for item in members}
+        lost = by_rule.get("device_flapping") or by_rule.get("device_lost_contact")
+        back = by_rule.get("device_reconnected")
+        offline = by_rule.get("device_offline")
+        desc, Desc = self.situation.device_desc(mac)
+        device = self.situation.devices.get(mac)
+        clock = self.clock
+        values = {"desc": desc, "Desc": Desc}
+        timeline: list[TimelineEntry] = []
+        downs = sorted(s.time for s in lost.finding.samples) if lost else []
+        ups = sorted(s.time for s in back.finding.samples) if back else []
+        longest: timedelta | None = None
+        for moment in downs:
+            timeline.append(self._entry(moment, "lost contact with the controller"))
+            returned = next((up for up in ups if up >= moment), None)
+            if returned is not None:
+                gap = returned - moment
+                longest = gap if longest is None or gap > longest else longest
+                timeline.append(self._entry(returned, f"back after {duration(gap)}"))
+        if lost is None and back is not None:
+            timeline += [self._entry(up, "reconnected to the controller") for up in ups]
+        state = (device.state if device is not None else None) or "unknown"
+        connected_now = device is not None and state == "connected"
+        last_down = lost.finding.last_seen if lost else None
+        last_up = back.finding.last_seen if back else None
+        open_now = offline is not None or (
+            lost is not None and not connected_now and (last_up is None or last_up < last_down))
+        if open_now:
+            seen = device.last_seen if device is not None and device.last_seen else last_down
+            note = f"still {state if offline else 'out of contact'} when the report was made"
+            if seen is not None and seen < self.situation.generated_at:
+                note += f" (last seen {clock.at(seen, self.situation.generated_at)})"
+            timeline.append(self._entry(self.situation.generated_at, note))
+        more = (lost.finding.count - len(downs)) if lost else 0
+        timeline = self._bounded(timeline, more, last_down, "drop")
+        for item in members:
+            acknowledged = item.finding.details.get("acknowledged")
+            if acknowledged:
+                timeline.append(self._entry(item.finding.last_seen, f"acknowledged {acknowledged}"))
+        if lost is not None:
+            values.update(drops=_times(lost.finding.count),
+                          drops_title="" if lost.finding.count == 1 else f"{lost.finding.count} times ",
+                          between=clock.between(lost.finding.first_seen, lost.finding.last_seen))
+            peak = lost.finding.details.get("peak")
+            values["peak"] = f" ({peak})" if peak else ""
+        if lost is not None and lost.rule_id == "device_flapping":
+            values["now"] = ", offline now" if open_now else ", connected now" if connected_now else ""
+            values["state"] = (" It was still out of contact when the report was made." if open_now else "")
+            return self._finding("device_outage", "device_flapping", mac, "flapping", values, members,
+                                 Severity.SEVERE, timeline, _first_steps([lost]))
+        if open_now:
+            since = last_down or (device.last_seen if device is not None else None)
+            values["since_title"] = (
+                f" since {clock.at(since, self.situation.generated_at)} "
+                f"({duration(self.situation.generated_at - since)})" if since else "")
+            values["lost_phrase"] = (f"lost contact with the controller {clock.at(last_down)} "
+                                     if last_down else "was offline for this whole report window ")
+            values["state_word"] = f" (its state: {state})" if state != "unknown" else ""
+            values["extra"] = self._attached_note(members)
+            steps = _first_steps([offline] if offline else [lost] if lost else members)
+            return self._finding("device_outage", "device_outage", mac, "open", values, members,
+                                 Severity.SEVERE, timeline, steps)
+        if lost is not None:
+            values["after_title"] = f" after {duration(longest)}" if longest and lost.finding.count == 1 else ""
+            values["after_text"] = f" (longest outage {duration(longest)})" if longest else ""
+            values["extra"] = self._attached_note(members)
+            return self._finding("device_outage", "device_outage", mac, "recovered", values, members,
+                                 Severity.MEDIUM, timeline, _first_steps([lost]))
+        if back is not None and len(members) == 1:
+            return None  # a reconnect alone: the rule's own low finding says it all
+        return None
+
+    def _attached_note(self, members: list[RuleFinding]) -> str:
+        """A sentence on the site-health findings an incident took in, if any."""
+        notes = [item.finding.title for item in members if item.rule_id == "subsystem_unhealthy"]
+        return (" " + "; ".join(notes) + ", which this explains.") if notes else ""
+
+    # ---------------------------------------------------------------- WAN
+
+    def _wan_incident(self, mac: str, members: list[RuleFinding]) -> Correlated | None:
+        """Down → failover → restored, with the outage's length and the ISP's quality during it."""
+        downs = [item for item in members if item.rule_id == "wan_down"]
+        failovers = [item for item in members if item.rule_id == "wan_failover"]
+        restores = [item for item in members if item.rule_id == "wan_recovered"]
+        if not (downs or failovers):
+            return None  # a recovery alone: the rule's own low finding says it all
+        clock = self.clock
+        desc, Desc = self.situation.device_desc(mac)
+        timeline: list[TimelineEntry] = []
+        down_times = sorted(s.time for item in downs for s in item.finding.samples)
+        failover_times = sorted(s.time for item in failovers for s in item.finding.samples)
+        restore_times = sorted(s.time for item in restores for s in item.finding.samples)
+        networks = _join(sorted({item.entities["network"] for item in downs + failovers
+                                 if item.entities.get("network")})) or "(unnamed)"
+        longest: timedelta | None = None
+        for moment in down_times:
+            timeline.append(self._entry(moment, "internet uplink went down"))
+            back = next((t for t in restore_times if t >= moment), None)
+            if back is not None:
+                gap = back - moment
+                longest = gap if longest is None or gap > longest else longest
+        timeline += [self._entry(t, "switched to the backup connection") for t in failover_times]
+        timeline += [self._entry(t, "connection restored") for t in restore_times]
+        for item in members:
+            if item.rule_id == "isp_quality":
+                timeline.append(self._entry(item.finding.first_seen, item.finding.title))
+        timeline = self._bounded(timeline, 0, None, "event")
+        last_down = max((item.finding.last_seen for item in downs), default=None)
+        last_restore = max((item.finding.last_seen for item in restores), default=None)
+        open_now = last_down is not None and (last_restore is None or last_restore < last_down)
+        primary = downs or failovers
+        first = min(item.finding.first_seen for item in primary)
+        last = max(item.finding.last_seen for item in primary)
+        quality = [item for item in members if item.rule_id in {"isp_quality", "subsystem_unhealthy"}]
+        values = {
+            "desc": desc, "Desc": Desc, "networks": networks,
+            "downs": _times(sum(item.finding.count for item in downs)) if downs else "",
+            "between": clock.between(first, last),
+            "failover_at": f" at {clock.at(failover_times[0])}" if failover_times else "",
+            "restored_text": (f"; the primary connection was back after {duration(longest)}" if longest
+                              else f"; it was restored {clock.at(last_restore)}" if last_restore else ""),
+            "after_title": f", back after {duration(longest)}" if longest else "",
+            "failover_text": (" The gateway switched to the backup connection, so the site may still be "
+                              "online on it." if failovers else " No backup connection took over."),
+            "quality_text": (" During the incident: " + "; ".join(
+                f"{item.finding.title.rstrip('.')} ({clock.between(item.finding.first_seen, item.finding.last_seen)})"
+                for item in quality) + ".") if quality else "",
+        }
+        if open_now:
+            values["since_title"] = (f" since {clock.at(last_down, self.situation.generated_at)}"
+                                     if last_down else "")
+            variant, severity = "open", Severity.SEVERE
+        elif downs and failovers:
+            variant, severity = "failover", Severity.MEDIUM
+        elif downs:
+            variant, severity = "outage", Severity.SEVERE
+        else:
+            variant, severity = "backup_only", Severity.MEDIUM
+        return self._finding("wan_incident", "wan_incident", mac, variant, values, members, severity,
+                             timeline, _first_steps(primary))
+
+    # ---------------------------------------------------------------- threats
+
+    def _threat_campaign(self, remote: str, members: list[RuleFinding]) -> Correlated:
+        """Every hit from or to one internet address, across signatures and targets."""
+        clock = self.clock
+        findings = [item.finding for item in members]
+        directions = Counter(direction for item in members for direction in item.sets.get("directions", ()))
+        locals_ = list(dict.fromkeys(address for item in members for address in item.sets.get("locals", ())))
+        signatures = list(dict.fromkeys(s for item in members for s in item.sets.get("signatures", ())))
+        detected = [item for item in members if item.rule_id == "ips_threat_detected"]
+        hits = sum(f.count for f in findings)
+        not_blocked = sum(item.finding.count for item in detected)
+        first = min(f.first_seen for f in findings)
+        last = max(f.last_seen for f in findings)
+        labels = [self._label(address) for address in locals_]
+        country = next((str(f.details[name]) for f in findings for name in ("src_country", "dst_country")
+                        if f.details.get(name)), "")
+        asn = next((str(f.details["asn"]) for f in findings if f.details.get("asn")), "")
+        origin = ", ".join(part for part in (country, asn) if part)
+        peak = next((str(f.details["peak"]) for f in findings if f.details.get("peak")), "")
+        families = [self.situation.plain_signature(signature) for signature in signatures]
+        meaning = _join(list(dict.fromkeys(f for f in families if f))) or (
+            "traffic the gateway's threat management flagged as an intrusion attempt")
+        if "outbound" in directions:
+            variant = "outbound"
+        elif "internal" in directions:
+            variant = "internal"
+        else:
+            variant = "inbound"
+        milder = all(item.finding.severity.rank < Severity.MEDIUM.rank or (
+            item.rule_id == "ips_threat_detected" and item.finding.severity is not Severity.SEVERE)
+            for item in members)
+        if not_blocked and any(item.finding.severity is Severity.SEVERE for item in detected):
+            severity = Severity.SEVERE
+        elif variant != "inbound" and not milder:
+            severity = Severity.SEVERE
+        else:
+            severity = Severity.MEDIUM
+        blocked = hits - not_blocked
+        if not_blocked:
+            outcome = (f"{_plural(not_blocked, 'hit')} {'was' if not_blocked == 1 else 'were'} detected but "
+                       f"NOT blocked" + (f"; {blocked} blocked." if blocked else "."))
+        else:
+            outcome = "The gateway blocked every one of them."
+        internal = _join(labels[:3], max(0, len(labels) - 3)) or "a host on your side"
+        values = {
+            "remote": remote, "origin": f" ({origin})" if origin else "",
+            "hits": _plural(hits, "hit"), "targets": internal, "internal": internal,
+            "targets_short": _join(labels[:2], max(0, len(labels) - 2)) or "the targeted host",
+            "internal_short": labels[0] if labels else "A host on your side",
+            "not_blocked_title": f", {not_blocked} not blocked" if not_blocked else ", all blocked",
+            "blocked_word": ", not blocked" if not_blocked == hits else ", blocked" if not not_blocked else
+                            f", {not_blocked} not blocked",
+            "between": clock.between(first, last), "peak": f" ({peak})" if peak else "",
+            "outcome": outcome, "first": clock.at(first),
+            "signatures": _join(signatures[:3], max(0, len(signatures) - 3)) or (
+                "not named by the controller (its v2 system log carries none)"),
+            "meaning": meaning, "family": _short_family(signatures),
+            "ips_mode_note": (" Threat management runs in detection-only (IDS) mode."
+                              if self.situation.ips_mode == "ids" else ""),
+        }
+        timeline: list[TimelineEntry] = [self._entry(first, f"first hit ({_short(signatures)})")]
+        if peak:
+            timeline.append(self._entry(first, f"burst: {peak}"))
+        for item in detected:
+            timeline += [self._entry(sample.time, f"NOT blocked: {sample.message}")
+                         for sample in item.finding.samples]
+        if last > first:
+            timeline.append(self._entry(last, "last hit"))
+        timeline = self._bounded(timeline, 0, None, "hit")
+        return self._finding("threat_campaign", "threat_campaign", remote, variant, values, members,
+                             severity, timeline)
+
+    def ips_digest(self, members: list[RuleFinding]) -> Correlated:
+        """One finding for the blocked hits of every quiet internet source of the window."""
+        spec = self.catalogue.digests["ips_digest"]
+        findings = [item.finding for item in members]
+        hits = sum(f.count for f in findings)
+        known = [item for item in members if item.entities.get("remote") not in (None, OVERFLOW)]
+        overflowed = len(known) < len(members)
+        sources = f"{'more than ' if overflowed else ''}{_plural(len(known), 'source')}"
+        top = spec.top
+        ranked = sorted(known, key=lambda item: (-item.finding.count, item.entities["remote"]))[:top]
+        top_sources = _join([self._source_label(item) for item in ranked]) or "not known"
+        targets: Counter[str] = Counter()
+        kinds: Counter[str] = Counter()
+        for item in members:
+            for address in item.sets.get("locals", ()):
+                targets[address] += item.finding.count
+            named = item.sets.get("signatures") or [_threat_type(item.finding)]
+            for signature in named:
+                kinds[signature] += item.finding.count
+        top_targets = _join([f"{self._label(address)} ({_plural(count, 'hit')})"
+                             for address, count in targets.most_common(top)]) or "not known"
+        top_signatures = _join([f"{signature} ({_plural(count, 'hit')})"
+                                for signature, count in kinds.most_common(top)])
+        first = min(f.first_seen for f in findings)
+        last = max(f.last_seen for f in findings)
+        values = {"hits": _plural(hits, "attempt"), "sources": sources, "between": self.clock.between(first, last),
+                  "top_sources": top_sources, "top_targets": top_targets, "top_signatures": top_signatures}
+        built = self._assemble("ips_digest", "ips_digest", stable_id("ips_digest"), spec.title,
+                               spec.explanation, spec.remediation, values, members, Severity.LOW, [])
+        finding = built.finding
+        # The digest is about the site: it names only its top sources and targets, not every address.
+        shown = {item.entities["remote"] for item in ranked} | set(list(targets)[:top])
+        finding.affected = [entity for entity in finding.affected
+                            if entity.kind != "ip" or entity.id in shown][:2 * top]
+        finding.details = {"sources": len(known), "hits": hits}
+        return built
+
+    def firewall_digest(self, members: list[RuleFinding]) -> Correlated:
+        """One finding for the blocks of every firewall policy, busiest policy first."""
+        spec = self.catalogue.digests["firewall_digest"]
+        ranked = sorted(members, key=lambda item: -item.finding.count)
+        findings = [item.finding for item in members]
+        shown = ranked[: spec.top]
+        per_policy = "; ".join(
+            f"“{item.entities.get('trigger', '(unnamed)')}” {_plural(item.finding.count, 'time')} "
+            f"(sources include {', '.join(self._label(src) for src in item.sets.get('srcs', [])[:3]) or 'not reported'})"
+            for item in shown) + (f"; and {len(ranked) - len(shown)} more policies" if len(ranked) > len(shown) else "")
+        values = {"hits": _plural(sum(f.count for f in findings), "connection"),
+                  "between": self.clock.between(min(f.first_seen for f in findings),
+                                                max(f.last_seen for f in findings)),
+                  "policies": f"{len(members)} firewall policies", "per_policy": per_policy}
+        built = self._assemble("firewall_digest", "firewall_block", stable_id("firewall_digest"), spec.title,
+                               spec.explanation, spec.remediation, values, members, Severity.LOW, [])
+        built.finding.details = {"policies": len(members)}
+        return built
+
+    def _source_label(self, item: RuleFinding) -> str:
+        """`203.0.113.7 (NL, AS60781) 3 hits` for the digest's list of sources."""
+        details = item.finding.details
+        extra = ", ".join(str(details[name]) for name in ("src_country", "asn") if details.get(name))
+        return f"{item.entities['remote']}{f' ({extra})' if extra else ''} {_plural(item.finding.count, 'hit')}"
+
+    def _label(self, address: str) -> str:
+        """`name (address)` when a name is known, else the address."""
+        name = self.situation.resolve(address)
+        return f"{name} ({address})" if name and name != address else address
+
+    # ---------------------------------------------------------------- admin logins
+
+    def _admin_brute_force(self, address: str, members: list[RuleFinding]) -> Correlated | None:
+        """Failed logins from one address, and whether a successful login from it followed."""
+        failures = next((item for item in members
+                         if item.rule_id in {"admin_brute_force", "admin_login_failed"}), None)
+        if failures is None:
+            return None  # logins from a new address, with no failure: the rule's own finding
+        clock = self.clock
+        failed = failures.finding
+        success = self.situation.logins.get(address)
+        success_after = success if success is not None and success[0] >= failed.first_seen else None
+        admins = ", ".join(failures.sets.get("admins", ())) or "not reported"
+        peak = failed.details.get("peak")
+        values = {"ip": self._label(address), "failures": _times(failed.count),
+                  "between": clock.between(failed.first_seen, failed.last_seen),
+                  "peak": f", {peak}" if peak else "", "admins": admins}
+        timeline = [self._entry(sample.time, "failed login") for sample in failed.samples]
+        timeline = self._bounded(timeline, failed.count - len(failed.samples), failed.last_seen, "failure")
+        if success_after is not None:
+            moment, admin = success_after
+            who = f" as {admin}" if admin else ""
+            values["success_title"] = f", then a successful login{who}"
+            values["success_text"] = (
+                f" Then {clock.at(moment)} a login{who} from the same address SUCCEEDED: if that was not a "
+                "colleague who mistyped, treat the account as compromised.")
+            timeline.append(self._entry(moment, f"successful login{who}"))
+        guessing = failed.rule_id == "admin_brute_force"
+        severity = Severity.SEVERE if guessing else Severity.MEDIUM
+        steps = _first_steps([failures])
+        if success_after is not None:
+            steps = ["Confirm with the account's owner that the successful login was theirs; if not, change "
+                     "its password, end its sessions and review recent configuration changes.", *steps]
+        return self._finding("admin_brute_force", failed.rule_id, address,
+                             "guessing" if guessing else "failures", values, members, severity, timeline, steps)
+
+    # ---------------------------------------------------------------- attached findings
+
+    def attach(self, incidents: list[Correlated], rest: list[RuleFinding]) -> list[RuleFinding]:
+        """Fold subject-less findings (site health, ISP quality) into an incident they explain.
+
+        Site health rating WLAN poorly while an AP is down says nothing new; nor does ISP quality
+        during a WAN incident. Each joins the first matching incident (open ones first) and adds a
+        line to its story; findings no incident explains are returned unchanged.
+        """
+        left: list[RuleFinding] = []
+        for item in rest:
+            target = self._attach_target(incidents, item)
+            if target is None:
+                left.append(item)
+                continue
+            target.members.append(item)
+            finding = target.finding
+            finding.rule_ids = sorted({*finding.rule_ids, item.rule_id})
+            finding.timeline = sorted(
+                [*finding.timeline, self._entry(item.finding.first_seen, item.finding.title)],
+                key=lambda entry: entry.time)[: self.catalogue.timeline_max]
+            finding.count += item.finding.count if item.finding.rule_id != "subsystem_unhealthy" else 0
+        return left
+
+    def _attach_target(self, incidents: list[Correlated], item: RuleFinding) -> Correlated | None:
+        """The incident a subject-less finding belongs to, if any."""
+        for kind, spec in self.catalogue.incidents.items():
+            wanted = spec.attach.get(item.rule_id)
+            if not wanted:
+                continue
+            subsystem = item.entities.get("subsystem", "*").lower()
+            device_type = wanted.get(subsystem) or wanted.get("*")
+            if device_type is None:
+                continue
+            candidates = [inc for inc in incidents if inc.finding.incident == kind
+                          and self._device_type(inc) == device_type]
+            candidates.sort(key=lambda inc: -inc.finding.severity.rank)
+            if candidates:
+                return candidates[0]
+        return None
+
+    def _device_type(self, incident: Correlated) -> str:
+        """The device family of an incident's subject (`uap`, `usw`, `gateway`), from the device list."""
+        for entity in incident.finding.affected:
+            device = self.situation.devices.get(entity.id) if entity.kind == "device" else None
+            if device is not None:
+                kind = (device.device_type or "").lower()
+                return "gateway" if kind in {"ugw", "usg", "ucg", "udm", "uxg"} else kind
+        return "gateway" if incident.finding.incident == "wan_incident" else ""
+
+
+def _first_steps(members: list[Any]) -> list[str]:
+    """The remediation of the first member that has one (the most serious member comes first)."""
+    for item in members:
+        if item is not None and item.finding.remediation:
+            return list(item.finding.remediation)
+    return ["Look at the controller's dashboard for the devices named here."]
+
+
+def _short(signatures: list[str]) -> str:
+    """The first signature, or a word for none."""
+    return signatures[0] if signatures else "no signature named"
+
+
+def _short_family(signatures: list[str]) -> str:
+    """The IPS family of the first signature (`ET MALWARE`), for titles."""
+    if not signatures:
+        return "a threat"
+    words = signatures[0].split()
+    return " ".join(words[:2]) if len(words) >= 2 and words[0] in {"ET", "GPL"} else words[0]
+
+
+def _threat_type(finding: Finding) -> str:
+    """What to call a blocked threat whose row named no signature: its controller key."""
+    keys = str(finding.details.get("event_keys") or "").split(", ")
+    return f"threat type {keys[0]}" if keys and keys[0] else "unnamed threat"
+
+
