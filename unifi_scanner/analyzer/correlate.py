@@ -44,7 +44,7 @@ FIELDS: dict[str, frozenset[str]] = {
         "desc", "Desc", "networks", "downs", "between", "since_title", "after_title", "failover_text",
         "failover_at", "restored_text", "quality_text"}),
     "threat_campaign": frozenset({
-        "remote", "origin", "hits", "targets", "targets_short", "internal", "internal_short",
+        "remote", "origin", "hits", "times", "targets", "targets_short", "internal", "internal_short",
         "not_blocked_title", "between", "peak", "outcome", "signatures", "meaning", "family", "first",
         "blocked_word", "ips_mode_note"}),
     "admin_brute_force": frozenset({
@@ -354,16 +354,26 @@ class _Builder:
         """One timeline entry (texts are built from cleaned values)."""
         return TimelineEntry(time=moment, text=text[:300])
 
-    def _bounded(self, entries: list[TimelineEntry], more: int, last: datetime | None,
+    def _bounded(self, entries: list[TimelineEntry], left_out: int, finding: Finding | None,
                  noun: str) -> list[TimelineEntry]:
-        """The story sorted, cut to the catalogue's length, ending with how many were left out."""
+        """The story sorted and cut to the catalogue's length, saying how many `noun`s it leaves out.
+
+        A finding keeps a few sample events, the first the controller sent: the newest for a feed that
+        pages newest first. The note goes where the left-out events are: before the samples when the
+        finding began earlier than its first sample, else after the last.
+        """
         entries.sort(key=lambda entry: entry.time)
         room = self.catalogue.timeline_max
-        if more > 0 and last is not None:
-            entries = entries[: room - 1]
-            entries.append(self._entry(last, f"… {_plural(more, noun)} more, the last at "
-                                             f"{self.clock.at(last)}"))
-        return entries[:room]
+        if left_out <= 0 or finding is None:
+            return entries[:room]
+        entries = entries[: room - 1]
+        earliest = min((entry.time for entry in entries), default=finding.last_seen)
+        if finding.first_seen < earliest:
+            note = self._entry(finding.first_seen, f"{_plural(left_out, noun)} before these, the first at "
+                                                   f"{self.clock.at(finding.first_seen)}")
+            return [note, *entries]
+        return [*entries, self._entry(finding.last_seen, f"… {_plural(left_out, noun)} more, the last at "
+                                                         f"{self.clock.at(finding.last_seen)}")]
 
     # ---------------------------------------------------------------- device outage
 
@@ -403,7 +413,7 @@ class _Builder:
                 note += f" (last seen {clock.at(seen, self.situation.generated_at)})"
             timeline.append(self._entry(self.situation.generated_at, note))
         more = (lost.finding.count - len(downs)) if lost else 0
-        timeline = self._bounded(timeline, more, last_down, "drop")
+        timeline = self._bounded(timeline, more, lost.finding if lost else None, "drop")
         for item in members:
             acknowledged = item.finding.details.get("acknowledged")
             if acknowledged:
@@ -424,7 +434,7 @@ class _Builder:
             values["since_title"] = (
                 f" since {clock.at(since, self.situation.generated_at)} "
                 f"({duration(self.situation.generated_at - since)})" if since else "")
-            values["lost_phrase"] = (f"lost contact with the controller {clock.at(last_down)} "
+            values["lost_phrase"] = (f"lost contact with the controller at {clock.at(last_down)} "
                                      if last_down else "was offline for this whole report window ")
             values["state_word"] = f" (its state: {state})" if state != "unknown" else ""
             values["extra"] = self._attached_note(members)
@@ -557,7 +567,7 @@ class _Builder:
         internal = _join(labels[:3], max(0, len(labels) - 3)) or "a host on your side"
         values = {
             "remote": remote, "origin": f" ({origin})" if origin else "",
-            "hits": _plural(hits, "hit"), "targets": internal, "internal": internal,
+            "hits": _plural(hits, "hit"), "times": _times(hits), "targets": internal, "internal": internal,
             "targets_short": _join(labels[:2], max(0, len(labels) - 2)) or "the targeted host",
             "internal_short": labels[0] if labels else "A host on your side",
             "not_blocked_title": f", {not_blocked} not blocked" if not_blocked else ", all blocked",
@@ -667,8 +677,9 @@ class _Builder:
         values = {"ip": self._label(address), "failures": _times(failed.count),
                   "between": clock.between(failed.first_seen, failed.last_seen),
                   "peak": f", {peak}" if peak else "", "admins": admins}
-        timeline = [self._entry(sample.time, "failed login") for sample in failed.samples]
-        timeline = self._bounded(timeline, failed.count - len(failed.samples), failed.last_seen, "failure")
+        timeline = [self._entry(failed.first_seen, f"first failed login (accounts tried: {admins})")]
+        if failed.count > 1:
+            timeline.append(self._entry(failed.last_seen, f"{_plural(failed.count, 'failed login')} in all"))
         if success_after is not None:
             moment, admin = success_after
             who = f" as {admin}" if admin else ""
