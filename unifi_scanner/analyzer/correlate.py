@@ -463,6 +463,15 @@ class _Builder:
         downs = [item for item in members if item.rule_id == "wan_down"]
         failovers = [item for item in members if item.rule_id == "wan_failover"]
         restores = [item for item in members if item.rule_id == "wan_recovered"]
+        # The legacy event list has no failover key: it shows a failover as another uplink coming up
+        # while the primary is down. Such a "came up" belongs with the failovers, not the recoveries.
+        down_networks = {item.entities.get("network") for item in downs}
+        first_down = min((item.finding.first_seen for item in downs), default=None)
+        backups = [item for item in restores if first_down is not None and not failovers
+                   and item.entities.get("network") not in down_networks
+                   and item.finding.first_seen >= first_down]
+        failovers += backups
+        restores = [item for item in restores if item not in backups]
         if not (downs or failovers):
             return None  # a recovery alone: the rule's own low finding says it all
         clock = self.clock
@@ -471,7 +480,7 @@ class _Builder:
         down_times = sorted(s.time for item in downs for s in item.finding.samples)
         failover_times = sorted(s.time for item in failovers for s in item.finding.samples)
         restore_times = sorted(s.time for item in restores for s in item.finding.samples)
-        networks = _join(sorted({item.entities["network"] for item in downs + failovers
+        networks = _join(sorted({item.entities["network"] for item in downs or failovers
                                  if item.entities.get("network")})) or "(unnamed)"
         longest: timedelta | None = None
         for moment in down_times:
