@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from unifi_scanner.analyzer.wording import Clock, device_phrase, duration
+from unifi_scanner.analyzer.wording import Clock, duration
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Affected, Device, Finding, Severity, TimelineEntry, Window
 
@@ -218,7 +218,8 @@ def correlate(found: Iterable[RuleFinding], situation: Situation,
     return out + [Correlated(item.finding, [item]) for item in leftovers]
 
 
-def _join_companions(found: list[RuleFinding], companions: Mapping[str, str], clock: Clock) -> list[RuleFinding]:
+def _join_companions(found: list[RuleFinding], companions: Mapping[str, str],
+                     clock: Clock) -> list[RuleFinding]:
     """Fold each companion finding into the finding of its partner rule about the same device.
 
     The partner keeps its severity and words and gains the companion's events, rule id and a line
@@ -442,7 +443,8 @@ class _Builder:
             return self._finding("device_outage", "device_outage", mac, "open", values, members,
                                  Severity.SEVERE, timeline, steps)
         if lost is not None:
-            values["after_title"] = f" after {duration(longest)}" if longest and lost.finding.count == 1 else ""
+            single = longest is not None and lost.finding.count == 1
+            values["after_title"] = f" after {duration(longest)}" if single and longest else ""
             values["after_text"] = f" (longest outage {duration(longest)})" if longest else ""
             values["extra"] = self._attached_note(members)
             return self._finding("device_outage", "device_outage", mac, "recovered", values, members,
@@ -513,7 +515,8 @@ class _Builder:
             "failover_text": (" The gateway switched to the backup connection, so the site may still be "
                               "online on it." if failovers else " No backup connection took over."),
             "quality_text": (" During the incident: " + "; ".join(
-                f"{item.finding.title.rstrip('.')} ({clock.between(item.finding.first_seen, item.finding.last_seen)})"
+                f"{item.finding.title.rstrip('.')} "
+                f"({clock.between(item.finding.first_seen, item.finding.last_seen)})"
                 for item in quality) + ".") if quality else "",
         }
         if open_now:
@@ -594,8 +597,16 @@ class _Builder:
         if peak:
             timeline.append(self._entry(first, f"burst: {peak}"))
         for item in detected:
-            timeline += [self._entry(sample.time, f"NOT blocked: {sample.message}")
-                         for sample in item.finding.samples]
+            # Repeats of one alert say nothing new: the first of each message, then how many followed.
+            seen: dict[str, int] = {}
+            for sample in item.finding.samples:
+                if sample.message not in seen:
+                    seen[sample.message] = 0
+                    timeline.append(self._entry(sample.time, f"NOT blocked: {sample.message}"))
+            if item.finding.count > len(seen):
+                timeline.append(self._entry(item.finding.last_seen, f"{item.finding.count} hits in all were "
+                                                                    "NOT blocked, the last at "
+                                                                    f"{clock.at(item.finding.last_seen)}"))
         if last > first:
             timeline.append(self._entry(last, "last hit"))
         timeline = self._bounded(timeline, 0, None, "hit")
@@ -627,8 +638,9 @@ class _Builder:
                                 for signature, count in kinds.most_common(top)])
         first = min(f.first_seen for f in findings)
         last = max(f.last_seen for f in findings)
-        values = {"hits": _plural(hits, "attempt"), "sources": sources, "between": self.clock.between(first, last),
-                  "top_sources": top_sources, "top_targets": top_targets, "top_signatures": top_signatures}
+        values = {"hits": _plural(hits, "attempt"), "sources": sources,
+                  "between": self.clock.between(first, last), "top_sources": top_sources,
+                  "top_targets": top_targets, "top_signatures": top_signatures}
         built = self._assemble("ips_digest", "ips_digest", stable_id("ips_digest"), spec.title,
                                spec.explanation, spec.remediation, values, members, Severity.LOW, [])
         finding = built.finding
@@ -645,10 +657,14 @@ class _Builder:
         ranked = sorted(members, key=lambda item: -item.finding.count)
         findings = [item.finding for item in members]
         shown = ranked[: spec.top]
-        per_policy = "; ".join(
-            f"“{item.entities.get('trigger', '(unnamed)')}” {_plural(item.finding.count, 'time')} "
-            f"(sources include {', '.join(self._label(src) for src in item.sets.get('srcs', [])[:3]) or 'not reported'})"
-            for item in shown) + (f"; and {len(ranked) - len(shown)} more policies" if len(ranked) > len(shown) else "")
+        parts = []
+        for item in shown:
+            sources = ", ".join(self._label(src) for src in item.sets.get("srcs", [])[:3]) or "not reported"
+            policy = item.entities.get("trigger", "(unnamed)")
+            parts.append(f"“{policy}” {_plural(item.finding.count, 'time')} (sources include {sources})")
+        if len(ranked) > len(shown):
+            parts.append(f"and {len(ranked) - len(shown)} more policies")
+        per_policy = "; ".join(parts)
         values = {"hits": _plural(sum(f.count for f in findings), "connection"),
                   "between": self.clock.between(min(f.first_seen for f in findings),
                                                 max(f.last_seen for f in findings)),
@@ -662,7 +678,8 @@ class _Builder:
         """`203.0.113.7 (NL, AS60781) 3 hits` for the digest's list of sources."""
         details = item.finding.details
         extra = ", ".join(str(details[name]) for name in ("src_country", "asn") if details.get(name))
-        return f"{item.entities['remote']}{f' ({extra})' if extra else ''} {_plural(item.finding.count, 'hit')}"
+        where = f" ({extra})" if extra else ""
+        return f"{item.entities['remote']}{where} {_plural(item.finding.count, 'hit')}"
 
     def _label(self, address: str) -> str:
         """`name (address)` when a name is known, else the address."""
@@ -703,8 +720,9 @@ class _Builder:
         if success_after is not None:
             steps = ["Confirm with the account's owner that the successful login was theirs; if not, change "
                      "its password, end its sessions and review recent configuration changes.", *steps]
-        return self._finding("admin_brute_force", failed.rule_id, address,
-                             "guessing" if guessing else "failures", values, members, severity, timeline, steps)
+        variant = "guessing" if guessing else "failures"
+        return self._finding("admin_brute_force", failed.rule_id, address, variant, values, members, severity,
+                             timeline, steps)
 
     # ---------------------------------------------------------------- attached findings
 

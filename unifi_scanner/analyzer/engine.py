@@ -17,7 +17,7 @@ import math
 import re
 import statistics
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -40,7 +40,6 @@ from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import (
     Affected,
     Client,
-    RecordKind,
     Device,
     DeviceHealth,
     EventSample,
@@ -505,8 +504,8 @@ class Engine:
             for group in groups:
                 finding, context = self._finding(rule, group, extra)
                 problem = _fill(rule.problem, context, 120) if rule.problem is not None else None
-                found.append(RuleFinding(finding, dict(group.entities), group.hours,
-                                         {name: list(values) for name, values in group.sets.items()}, problem))
+                sets = {name: list(values) for name, values in group.sets.items()}
+                found.append(RuleFinding(finding, dict(group.entities), group.hours, sets, problem))
             # A rule's groups are spent once its findings exist: letting them go now keeps the peak near
             # the size of the report instead of the report plus every group (thousands on a busy site).
             self.groups[rule.id] = {}
@@ -824,9 +823,10 @@ class Engine:
             "remote": self._label(remote, "an unknown address"),
             "internal": ", ".join(locals_) or "a host on your side",
             "direction": "/".join(directions) or "unknown direction",
-            "sources": ", ".join(self._label(src, src) for src in group.sets.get("srcs", {})) or "not reported",
-            "clients": ", ".join(self._label(mac, mac) for mac in group.sets.get("clients", {})) or "none named",
-            "devices": ", ".join(self._resolve(mac) or mac for mac in group.sets.get("devices", {})) or "none named",
+            "sources": self._labels(group.sets.get("srcs", {})) or "not reported",
+            "clients": self._labels(group.sets.get("clients", {})) or "none named",
+            "devices": ", ".join(self._resolve(mac) or mac for mac in group.sets.get("devices", {}))
+                       or "none named",
             "message": group.samples[-1][3] if group.samples else "",
             "controller_severity": group.attrs.get("severity", "not reported"),
             "client": self._label(entities.get("client"), "an unidentified client"),
@@ -862,6 +862,10 @@ class Engine:
             if unit_name in group.attrs:
                 context[unit_name] = group.attrs[unit_name] + unit
         return context
+
+    def _labels(self, idents: Iterable[str]) -> str:
+        """`name (id)` of each MAC or address, comma-separated."""
+        return ", ".join(self._label(ident, ident) for ident in idents)
 
     def _named_sample(self, sample: tuple[str, datetime, str, str]) -> EventSample:
         """The sample, with raw MACs in its message replaced by `name (mac)` where a name is known."""

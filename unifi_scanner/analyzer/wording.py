@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # What a device kind may already be called inside a name: the kind's own words and the usual short
@@ -25,6 +25,7 @@ _KIND_WORDS = {
     "power unit": ("pdu", "usp", "power", "plug", "strip", "rps"),
     "LTE backup": ("lte", "ulte"),
 }
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}", re.IGNORECASE)
 _WORD_PATTERNS = {
     kind: re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(word) for word in words) + r")(?![a-z])",
                      re.IGNORECASE)
@@ -37,9 +38,12 @@ def device_phrase(kind: str | None, name: str, model: str | None = None) -> tupl
 
     A name that already says what the device is (it contains the kind or a short form of it, or it is
     the device's model) stands alone. Otherwise the kind comes first and the name is quoted, so a name
-    such as "is offline" cannot be read as part of the sentence.
+    such as "is offline" cannot be read as part of the sentence; a bare MAC needs no quotes.
     """
     kind = kind or "device"
+    if _MAC.fullmatch(name):
+        desc = f"{kind} {name}"  # an unnamed device: its MAC cannot be misread as words
+        return desc, desc[:1].upper() + desc[1:]
     pattern = _WORD_PATTERNS.get(kind)
     named = bool(model) and name.strip().lower() == (model or "").strip().lower()
     if named or (pattern is not None and pattern.search(name)):
@@ -88,7 +92,7 @@ UTC_CLOCK = Clock(ZoneInfo("UTC"))
 
 
 def duration(span: timedelta) -> str:
-    """A duration in words a person reads at a glance: `45 seconds`, `12 minutes`, `3 h 20 min`, `2 days 4 h`."""
+    """A duration as a person reads it at a glance: `45 seconds`, `12 minutes`, `3 h 20 min`, `2 days 4 h`."""
     seconds = max(0, int(span.total_seconds()))
     if seconds < 90:
         return f"{seconds} seconds"
@@ -100,8 +104,3 @@ def duration(span: timedelta) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} days {hours} h" if hours else f"{days} days"
-
-
-def utc(moment: datetime) -> datetime:
-    """The moment in UTC (timelines and models keep UTC)."""
-    return moment.astimezone(UTC)
