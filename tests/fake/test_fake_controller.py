@@ -332,8 +332,14 @@ def test_v2_record_shape_and_event_mix():
             "ISP_PACKET_LOSS",
             "CLIENT_IP_CONFLICT",
             "ACCESSED_NETWORK_WEB",
+            "ADMIN_LOGIN_FAILED",
             "NETWORK_SETTINGS_CHANGED",
             "TRAFFIC_BLOCKED_KNOWN_SOURCE_CLIENT",
+            "RADAR_DETECTED",
+            "AP_CHANNEL_CHANGED",
+            "PORT_POE_OVERLOAD",
+            "DEVICE_DISCOVERED",
+            "POWER_SUPPLY_REDUNDANCY_LOST",
             "SDWAN_TUNNEL_DEGRADED",
         ):
             assert keys[key], key
@@ -393,7 +399,7 @@ def test_traffic_flows_paging_and_signatures():
         assert rows and len({r["id"] for r in rows}) == len(rows)
         sigs = {r["ips"]["advanced_information"] for r in rows}
         assert "ET SCAN Suspicious inbound to MSSQL port 1433" in sigs
-        assert {sig.split()[1] for sig in sigs} >= {"SCAN", "MALWARE", "EXPLOIT", "POLICY", "TROJAN"}
+        assert {sig.split()[1] for sig in sigs} >= {"SCAN", "DROP", "MALWARE", "EXPLOIT", "TROJAN"}
         threat_ids = {row["id"] for row in rows}
         v2_threats = set()
         for p in range(15):
@@ -449,7 +455,7 @@ def test_legacy_stat_event_truncation_and_paging():
             "EVT_AP_RadarDetected",
             "EVT_AP_ChannelChanged",
             "EVT_SW_PoeOverload",
-            "EVT_AP_DetectRogueAP",
+            "EVT_AP_DiscoveredPending",
             "EVT_AP_Upgraded",
         ):
             assert keys[key], key
@@ -479,6 +485,17 @@ def test_unifi_os_9_serves_both_shapes_of_the_same_events():
         alarms = s.get(f"{api(fc)}/list/alarm").json()["data"]
         alarm_times = [a["time"] for a in alarms]
         assert alarm_times == sorted(alarm_times) and all("archived" in a for a in alarms)
+        # Alarms repeating events have ids of their own (issue 17): same key, device and time.
+        events_by_moment = {(e["key"], e["time"]): e["_id"] for e in legacy}
+        repeats = [a for a in alarms if (a["key"], a["time"]) in events_by_moment]
+        assert repeats and all(a["_id"] != events_by_moment[a["key"], a["time"]] for a in repeats)
+        assert not {a["_id"] for a in alarms} & fc.event_ids(SINCE, NOW)
+        assert len({a["_id"] for a in alarms}) == len(alarms)
+        assert all("handled_time" in a and "handled_admin_id" in a for a in alarms if a["archived"])
+        # The handled alarm: an old lost contact of a healthy AP that no event repeats.
+        (handled,) = [a for a in alarms if a.get("ap") == fc.archived_alarm_device]
+        assert handled["archived"] is True and handled["key"] == "EVT_AP_Lost_Contact"
+        assert (handled["key"], handled["time"]) not in events_by_moment
 
 
 def test_list_alarm_cap_oldest_first():
@@ -553,9 +570,14 @@ def test_state_endpoints(profile, gw_type):
         login(fc, s)
         devices = s.get(f"{api(fc)}/stat/device").json()["data"]
         types = Counter(d["type"] for d in devices)
-        assert types[gw_type] == 1 and types["usw"] == 3 and types["uap"] == 5
+        assert types[gw_type] == 1 and types["usw"] == 3 and types["uap"] == 6
         assert [d["state"] for d in devices].count(0) == 1
+        (pending,) = [d for d in devices if d["state"] == 2]
+        assert pending["adopted"] is False and pending["name"] == "<img src=x onerror=alert(1)>"
         assert any(d["upgradable"] and d["upgrade_to_firmware"] for d in devices)
+        assert not any(d["model_in_eol"] for d in devices)
+        (outdated,) = [d for d in devices if d.get("required_version")]
+        assert outdated["version"] < outdated["required_version"]
         online = [d for d in devices if d["state"] == 1]
         assert all(isinstance(d["system-stats"]["cpu"], str) for d in online)
         poe = [p for d in devices for p in d.get("port_table", []) if p.get("port_poe") and p["up"]]
@@ -563,7 +585,8 @@ def test_state_endpoints(profile, gw_type):
         assert any(d.get("temperatures") for d in devices)
         health = {h["subsystem"]: h for h in s.get(f"{api(fc)}/stat/health").json()["data"]}
         assert set(health) == {"wlan", "wan", "www", "lan", "vpn"}
-        assert health["vpn"]["status"] == "error"
+        assert {h["status"] for h in health.values()} == {"ok"}
+        assert health["wlan"]["num_pending"] == 1
         assert isinstance(health["wan"]["gw_system-stats"]["cpu"], str)
         clients = s.get(f"{api(fc)}/stat/sta").json()["data"]
         assert (
@@ -572,7 +595,7 @@ def test_state_endpoints(profile, gw_type):
             and any("name" not in c for c in clients)
         )
         rogue = s.post(f"{api(fc)}/stat/rogueap", json={"within": 48}).json()["data"]
-        assert rogue and all("bssid" in r for r in rogue)
+        assert rogue and all("bssid" in r and not r["is_rogue"] for r in rogue)
         start, end = window_ms()
         anomalies = s.get(f"{api(fc)}/stat/anomalies", params={"scale": "hourly", "start": start, "end": end})
         assert all(start <= t <= end for row in anomalies.json()["data"] for t in row["timestamps"])

@@ -12,7 +12,7 @@ import requests
 
 from unifi_scanner.fake import FakeController
 from unifi_scanner.fake.__main__ import recorder
-from unifi_scanner.fake.data import GATEWAYS, HOUR_MS, MIXES, Kind, build_site, generate
+from unifi_scanner.fake.data import GATEWAYS, HOUR_MS, KINDS, MIXES, Kind, build_site, generate
 
 NOW_MS = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1000)
 IPS = {Kind.THREAT_BLOCKED, Kind.THREAT_DETECTED}
@@ -20,9 +20,10 @@ ROAMING = {Kind.WIFI_ROAM, Kind.WIFI_CONNECT, Kind.WIFI_DISCONNECT}
 
 
 def kinds_of(mix: str, n: int = 5000) -> Counter[Kind]:
-    """Kinds of `n` generated events of every kind, in the given mix."""
+    """Kinds of `n` generated events of every kind that an event feed shows, in the given mix."""
     site = build_site(1, GATEWAYS["udm_pro"], NOW_MS, 24 * HOUR_MS)
-    events, _ = generate(site, 1, list(Kind), n, NOW_MS - 24 * HOUR_MS, NOW_MS, mix)
+    kinds = [kind for kind in Kind if not KINDS[kind].alarm_only]
+    events, _ = generate(site, 1, kinds, n, NOW_MS - 24 * HOUR_MS, NOW_MS, mix)
     assert len(events) == n
     return Counter(Kind(event[1]) for event in events)
 

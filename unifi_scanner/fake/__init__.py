@@ -2,9 +2,11 @@
 
 ``FakeController`` serves a generated site over real HTTP(S) on 127.0.0.1 in one of three profiles
 (UniFi OS with Network 10.x or 9.x, or the legacy self-hosted Network Application), following the
-shared API reference; ``Behaviours`` switches on the ways real controllers misbehave.
+shared API reference; ``Behaviours`` switches on the ways real controllers misbehave. Its scenario
+comes with ground truth: ``FakeController.ground_truth`` lists the ``Expected`` findings.
 """
 
+from unifi_scanner.fake.data import Expected
 from unifi_scanner.fake.server import (
     Behaviours,
     FakeController,
@@ -15,4 +17,13 @@ from unifi_scanner.fake.server import (
     Stats,
 )
 
-__all__ = ["Behaviours", "FakeController", "InjectStatus", "Profile", "Request", "Response", "Stats"]
+__all__ = [
+    "Behaviours",
+    "Expected",
+    "FakeController",
+    "InjectStatus",
+    "Profile",
+    "Request",
+    "Response",
+    "Stats",
+]

@@ -4,8 +4,14 @@ Everything derives from one seed, so a test can rebuild the same site twice. Eve
 compact parallel arrays (time, kind, device, client, a 32-bit random word) and turned into the
 controller's JSON shapes only when a page is served, which keeps a million events in a few tens of
 megabytes. Each stored event is one underlying occurrence; depending on its kind it is served as a
-v2 system-log row, a legacy ``stat/event`` row, an IPS row (``stat/ips/event`` and traffic flows)
-and/or an alarm, always under the same 24-hex id.
+v2 system-log row, a legacy ``stat/event`` row and/or an IPS row (``stat/ips/event`` and traffic
+flows), always under the same 24-hex id. Alarms that repeat an event carry an id of their own, as on
+real controllers, with the same key, device and time.
+
+The log is a scored corpus: a routine background that needs no action from an admin (client churn,
+blocked inbound scans from many sources, firewall blocks, the odd channel change, admin logins from
+each admin's usual address) plus a scripted scenario whose expected findings `expected_findings`
+lists.
 """
 
 from __future__ import annotations
@@ -100,8 +106,15 @@ class Site:
     switches: tuple[int, ...]
     flapping_ap: int
     offline_ap: int
+    pending_ap: int  # waiting for adoption: state 2, not adopted, hostile name
+    archived_ap: int  # healthy; its only trouble is an alarm an admin archived
+    outdated_switch: int  # runs below its required_version; a very long name
     wifi_clients: tuple[int, ...]
     wired_clients: tuple[int, ...]
+    servers: tuple[int, ...]  # wired hosts behind port forwards, the targets of inbound scans
+    c2_client: int  # the Wi-Fi client that beacons to a C2 address; hostile name
+    conflict_client: int
+    conflict_partner: int  # the other side of the IP conflict
     wan_ip: str
     isp_name: str
     backup_isp_name: str
@@ -110,6 +123,15 @@ class Site:
 
 # Ubiquiti OUIs and common client vendors; the rest of each MAC comes from the seeded RNG.
 _UBNT_OUIS = ("24:5a:4c", "74:83:c2", "f4:92:bf", "e4:38:83", "78:45:58", "9c:05:d6", "ac:8b:a9", "d0:21:f9")
+
+# Hostile names of the scenario, public so that report tests can look for them.
+PENDING_AP_NAME = "<img src=x onerror=alert(1)>"
+C2_CLIENT_NAME = "Workstation 7\r\nBcc: evil@example.net"
+LONG_NAME = (
+    "Lab Flex Mini under the workbench in room 4.17, behind the oscilloscope cart, patched to wall port B-12;"
+    " ask facilities before unplugging it, because it also feeds the door badge reader, the two test phones"
+    " and the label printer that the warehouse team borrows every Friday afternoon"
+)
 
 # (alias or None, hostname or None, OUI prefix, vendor, wired)
 _CLIENT_TEMPLATES: tuple[tuple[str | None, str | None, str, str, bool], ...] = (
@@ -155,9 +177,14 @@ _CLIENT_TEMPLATES: tuple[tuple[str | None, str | None, str, str, bool], ...] = (
     ("Lab Raspberry Pi", "raspberrypi", "dc:a6:32", "Raspberry Pi Trading Ltd", True),
     (None, "Kindle-4B2C", "74:c2:46", "Amazon Technologies Inc.", False),
     ("Kevin's OnePlus", "OnePlus-11", "94:65:2d", "OnePlus Technology (Shenzhen) Co., Ltd", False),
+    # The C2 client has a hostile name (reports must escape it and keep it out of headers); the
+    # tablet is the other side of the IP conflict.
+    (C2_CLIENT_NAME, "WS7", "d4:5d:64", "ASUSTek COMPUTER INC.", False),
+    ("Front Desk Tablet", "galaxy-tab-s9", "8c:79:f5", "Samsung Electronics Co.,Ltd", False),
 )
 
 _SSIDS = ("Northwind", "Northwind-IoT", "Northwind-Guest")
+_SERVERS = ("synology-ds920", "backup01", "nvr-01")
 
 
 def seeded_rng(label: str) -> random.Random:
@@ -208,9 +235,12 @@ OFFLINE_AT = 0.08
 
 
 def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Site:
-    """Generate the site: a gateway, three switches, five APs (one flapping, one offline) and ~40 clients.
+    """Generate the site: a gateway, three switches, five adopted APs (one flapping, one offline), one AP
+    waiting for adoption and ~45 clients.
 
-    The offline AP was last seen when its ``DEVICE_UNREACHABLE`` event happens in the scenario.
+    The offline AP was last seen when its ``DEVICE_UNREACHABLE`` event happens in the scenario. The
+    core switch overheats and the Flex Mini runs below its required firmware; every other device is
+    healthy at report time.
     """
     rng = seeded_rng(f"site:{seed}")
     site_id = _hex_id(rng)
@@ -233,7 +263,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
     sw_specs = (
         ("Core Switch", "USW24P250", "USW 24 PoE 250W", 26, range(1, 17), "7.1.26.15869", "7.2.123.16565"),
         ("Desk Switch", "USL8LP", "USW Lite 8 PoE", 8, range(1, 5), "7.2.123.16565", None),
-        ("Lab Flex Mini", "USMINI", "USW Flex Mini", 5, range(0), "2.1.6.762", None),
+        (LONG_NAME, "USMINI", "USW Flex Mini", 5, range(0), "2.1.6.762", None),
     )
     ap_specs = (
         ("Office AP", "U6PRO", "U6 Pro", "6.7.31.15618", "6.7.35.15639", 1),
@@ -280,6 +310,13 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         "gateway": "203.0.113.1",
         "netmask": "255.255.255.0",
     }
+    gw_rec["wan2"] = {
+        "name": "wan2",
+        "ifname": gateway.backup_iface,
+        "up": True,
+        "speed": 100,
+        "full_duplex": True,
+    }
     gw_rec["speedtest-status"] = {
         "latency": 11,
         "rundate": now_s - 6 * 3600,
@@ -322,7 +359,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
     for i, (name, model, model_name, nports, poe_ports, version, upgrade_to) in enumerate(sw_specs):
         ports = []
         for p in range(1, nports + 1):
-            feeds_ap = i == 0 and 3 <= p < 3 + len(ap_specs)
+            feeds_ap = i == 0 and 3 <= p <= 3 + len(ap_specs)  # port 8: the AP waiting for adoption
             up = p in (1, 2) or feeds_ap or (p % 3 == 0 and p < nports - 2) or (i == 1 and p == 8)
             if i == 0 and p == 3 + 4:  # the offline AP's port
                 up = False
@@ -356,6 +393,8 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             },
             temps=None,
         )
+        if i == 2:
+            rec["required_version"] = "2.1.8.773"
         if i == 0:
             rec["general_temperature"] = 71
             rec["has_temperature"] = True
@@ -401,6 +440,29 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             },
         ]
         devices.append(Device(ap_macs[i], name, model, model_name, "uap", rec["ip"], version, state, rec))
+
+    # A new AP on core port 8, announced but not adopted: state 2 ("pending"), factory firmware.
+    pending_mac = fresh_mac(rng.choice(_UBNT_OUIS))
+    pending = _device_record(
+        rng,
+        site_id,
+        pending_mac,
+        PENDING_AP_NAME,
+        "U6PLUS",
+        "uap",
+        "192.168.1.15",
+        "6.5.28.14491",
+        state=2,
+        now_s=now_s,
+        upgrade_to=None,
+        ports=None,
+        uplink={"type": "wire", "up": True, "speed": 1000, "full_duplex": True,
+                "uplink_mac": sw_macs[0], "uplink_remote_port": 3 + len(ap_specs)},
+        temps=None,
+    )
+    pending.update(adopted=False, default=True, discovered_via="l2")
+    devices.append(Device(pending_mac, PENDING_AP_NAME, "U6PLUS", "U6+", "uap", pending["ip"],
+                          pending["version"], 2, pending))
 
     gateway_idx, switch_idx = 0, (1, 2, 3)
     ap_idx = tuple(range(4, 4 + len(ap_specs)))
@@ -450,6 +512,8 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             )
         clients.append(Client(mac, alias, hostname, ip, wired, rec))
 
+    wifi = tuple(i for i, c in enumerate(clients) if not c.is_wired)
+    names = [c.name for c in clients]
     return Site(
         name="default",
         site_id=site_id,
@@ -462,8 +526,15 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         switches=switch_idx,
         flapping_ap=ap_idx[2],
         offline_ap=offline_ap,
-        wifi_clients=tuple(i for i, c in enumerate(clients) if not c.is_wired),
+        pending_ap=len(devices) - 1,
+        archived_ap=ap_idx[3],
+        outdated_switch=switch_idx[2],
+        wifi_clients=wifi,
         wired_clients=tuple(i for i, c in enumerate(clients) if c.is_wired),
+        servers=tuple(i for i, c in enumerate(clients) if c.hostname in _SERVERS),
+        c2_client=names.index(C2_CLIENT_NAME),
+        conflict_client=wifi[3],
+        conflict_partner=names.index("Front Desk Tablet"),
         wan_ip=wan_ip,
         isp_name="Northwind Fiber",
         backup_isp_name="Contoso LTE",
@@ -547,7 +618,7 @@ def _device_record(
         "upgradable": upgrade_to is not None,
         "upgrade_state": 0,
         "model_in_lts": False,
-        "model_in_eol": model == "UAPACPRO",
+        "model_in_eol": False,
         "unsupported": False,
         # Load figures are strings, and empty for an offline device (reference §4, §7.16).
         "system-stats": (
@@ -591,7 +662,7 @@ def _device_record(
         rec["fan_level"] = 0
     if ports is not None:
         rec["port_table"] = ports
-    if not online:
+    if state == 0:
         rec["disconnection_reason"] = "Device unreachable - inform timeout"
     return rec
 
@@ -622,14 +693,14 @@ class Kind(IntEnum):
     ADMIN_LOGIN = 16
     ADMIN_LOGIN_FAILED = 17
     CONFIG_CHANGE = 18
-    DEVICE_RESTARTED = 19
-    RADAR = 20
-    CHANNEL_CHANGED = 21
-    POE_OVERLOAD = 22
-    ROGUE_AP = 23
-    CLIENT_BLOCKED = 24
-    DEVICE_UPGRADED = 25
-    UNKNOWN = 26
+    RADAR = 19
+    CHANNEL_CHANGED = 20
+    POE_OVERLOAD = 21
+    DEVICE_UPGRADED = 22
+    DEVICE_PENDING = 23
+    CONTROLLER_ALERT = 24  # a v2 key no catalogue knows, rated HIGH by the controller
+    ARCHIVED_ALARM = 25  # an alarm an admin already handled; it exists in list/alarm only
+    UNKNOWN = 26  # a key no catalogue knows, rated LOW
 
 
 @dataclass(frozen=True)
@@ -653,8 +724,13 @@ class KindSpec:
     ips: bool = False
     alarm: bool = False
     weight: float = 0.0  # relative frequency in the random background; 0 = scenario only
-    dev_pool: str = "none"  # "ap", "sw", "gw", "infra", "none"
-    client_pool: str = "none"  # "wifi", "wired", "any", "none"
+    dev_pool: str = "none"  # "ap", "sw", "gw", "infra", "chan", "none"
+    client_pool: str = "none"  # "wifi", "wired", "servers", "any", "none"
+
+    @property
+    def alarm_only(self) -> bool:
+        """True for kinds that exist only as alarms (no event feed shows them)."""
+        return self.alarm and self.v2 is None and not self.legacy
 
 
 _SEC_IPS = ("THREAT_DETECTION_AND_PREVENTION", "SECURITY_INTRUSION_PREVENTION")
@@ -696,16 +772,15 @@ KINDS: dict[Kind, KindSpec] = {
         alarm=True,
         weight=4,
         dev_pool="gw",
-        client_pool="any",
+        client_pool="servers",
     ),
     Kind.THREAT_DETECTED: KindSpec(
         V2Meta("THREAT_DETECTED", "SECURITY", _SEC_IPS[1], "HIGH", _SEC_IPS[0], "Threat Detected"),
         True,
         ips=True,
         alarm=True,
-        weight=2,
         dev_pool="gw",
-        client_pool="any",
+        client_pool="servers",
     ),
     Kind.FIREWALL_BLOCKED: KindSpec(
         V2Meta(
@@ -780,7 +855,7 @@ KINDS: dict[Kind, KindSpec] = {
             "NETWORK_ACTIVITY",
             "Failover to Backup Internet",
         ),
-        False,
+        True,
         dev_pool="gw",
     ),
     Kind.WAN_FAILBACK: KindSpec(
@@ -805,7 +880,6 @@ KINDS: dict[Kind, KindSpec] = {
             "High Latency",
         ),
         False,
-        weight=0.2,
         dev_pool="gw",
     ),
     Kind.ISP_PACKET_LOSS: KindSpec(
@@ -818,7 +892,6 @@ KINDS: dict[Kind, KindSpec] = {
             "Packet Loss",
         ),
         False,
-        weight=0.2,
         dev_pool="gw",
     ),
     Kind.IP_CONFLICT: KindSpec(
@@ -831,7 +904,6 @@ KINDS: dict[Kind, KindSpec] = {
             "IP Conflict Detected",
         ),
         False,
-        weight=0.1,
         dev_pool="gw",
         client_pool="any",
     ),
@@ -840,23 +912,60 @@ KINDS: dict[Kind, KindSpec] = {
         True,
         weight=0.1,
     ),
-    Kind.ADMIN_LOGIN_FAILED: KindSpec(None, True, weight=0.05),
+    # Assumed v2 shapes (the reference documents no key for them): ADMIN_LOGIN_FAILED, RADAR_DETECTED,
+    # AP_CHANNEL_CHANGED and PORT_POE_OVERLOAD. DEVICE_DISCOVERED is documented ([P], reference §6.2).
+    Kind.ADMIN_LOGIN_FAILED: KindSpec(
+        V2Meta(
+            "ADMIN_ACCESS_FAILED", "AUDIT", "ADMIN_ACTIVITY", "MEDIUM", "ADMIN_ACTIVITY", "Admin Login Failed"
+        ),
+        True,
+    ),
     Kind.CONFIG_CHANGE: KindSpec(
         V2Meta("SETTINGS_CHANGED", "AUDIT", "ADMIN_ACTIVITY", "LOW", "ADMIN_ACTIVITY", "Settings Changed"),
         False,
         weight=0.05,
     ),
-    Kind.DEVICE_RESTARTED: KindSpec(None, True, weight=0.05, dev_pool="infra"),
-    Kind.RADAR: KindSpec(None, True, alarm=True, weight=0.1, dev_pool="ap"),
-    Kind.CHANNEL_CHANGED: KindSpec(None, True, weight=0.3, dev_pool="ap"),
-    Kind.POE_OVERLOAD: KindSpec(None, True, alarm=True, weight=0.05, dev_pool="sw"),
-    Kind.ROGUE_AP: KindSpec(None, True, alarm=True, weight=0.1, dev_pool="ap"),
-    Kind.CLIENT_BLOCKED: KindSpec(None, True, weight=0.02, dev_pool="ap", client_pool="wifi"),
+    Kind.RADAR: KindSpec(
+        V2Meta("RADAR_DETECTED", "UNIFI_DEVICES", "WIFI", "MEDIUM", "DEVICE_ACTIVITY", "Radar Detected"),
+        True,
+        alarm=True,
+        dev_pool="ap",
+    ),
+    Kind.CHANNEL_CHANGED: KindSpec(
+        V2Meta("CHANNEL_CHANGED", "UNIFI_DEVICES", "WIFI", "LOW", "DEVICE_ACTIVITY", "Channel Changed"),
+        True,
+        weight=0.05,
+        dev_pool="chan",
+    ),
+    Kind.POE_OVERLOAD: KindSpec(
+        V2Meta("POE_OVERLOAD", "POWER", "POE", "HIGH", "DEVICE_ACTIVITY", "PoE Overload"),
+        True,
+        alarm=True,
+        dev_pool="sw",
+    ),
     Kind.DEVICE_UPGRADED: KindSpec(None, True, dev_pool="ap"),
+    Kind.DEVICE_PENDING: KindSpec(
+        V2Meta(
+            "DEVICE_DISCOVERED",
+            "UNIFI_DEVICES",
+            "DEVICE_ADOPTION",
+            "LOW",
+            "DEVICE_ACTIVITY",
+            "Device Discovered",
+        ),
+        True,
+    ),
+    Kind.CONTROLLER_ALERT: KindSpec(
+        V2Meta(
+            "POWER_SUPPLY_FAILED", "POWER", "POWER_SUPPLY", "HIGH", "DEVICE_ACTIVITY", "Power Supply Failure"
+        ),
+        False,
+        dev_pool="gw",
+    ),
+    Kind.ARCHIVED_ALARM: KindSpec(None, False, alarm=True, dev_pool="ap"),
     Kind.UNKNOWN: KindSpec(
         V2Meta("SDWAN_TUNNEL_DEGRADED", "UNKNOWN", None, "LOW", "GENERAL", "SD-WAN Tunnel Degraded"),
         True,
-        weight=0.05,
         dev_pool="gw",
     ),
 }
@@ -988,131 +1097,7 @@ class Event:
 
 
 # --------------------------------------------------------------------------------------------------
-# Generation
-
-
-# Background mixes: relative weights that replace KINDS[k].weight for the kinds named. "default" is a
-# busy home/office site; "ips" a gateway under constant scanning (about 80 % IPS alerts); "roam" a
-# dense Wi-Fi site whose clients move between APs (roams exist only in the legacy stat/event feed, so
-# on v2-only profiles this mix is connect/disconnect churn).
-MIXES: dict[str, dict[Kind, float]] = {
-    "default": {},
-    "ips": {Kind.THREAT_BLOCKED: 240, Kind.THREAT_DETECTED: 120},
-    "roam": {Kind.WIFI_ROAM: 300, Kind.WIFI_CONNECT: 60, Kind.WIFI_DISCONNECT: 60},
-}
-
-
-class Generator:
-    """Produces event tuples (time_ms, kind, device, client, random) for a site, restricted to kinds."""
-
-    def __init__(self, site: Site, rng: random.Random, kinds: Iterable[Kind], mix: str = "default") -> None:
-        """Bind the generator to a site, an RNG, the kinds the profile can serve and a background mix."""
-        self.site = site
-        self.rng = rng
-        self.kinds = frozenset(kinds)
-        weights = {k: spec.weight for k, spec in KINDS.items()} | MIXES[mix]
-        background = [k for k in Kind if k in self.kinds and weights[k] > 0]
-        self._bg_kinds = background
-        self._bg_weights = [weights[k] for k in background]
-        self._pools: dict[str, tuple[int, ...]] = {
-            "ap": site.aps,
-            "sw": site.switches,
-            "gw": (site.gateway,),
-            "infra": site.aps + site.switches,
-            "wifi": site.wifi_clients,
-            "wired": site.wired_clients,
-            "any": tuple(range(len(site.clients))),
-        }
-
-    def _pick(self, pool: str, bits: int) -> int:
-        if pool == "none":
-            return -1
-        members = self._pools[pool]
-        return members[bits % len(members)]
-
-    def background(self, n: int, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
-        """``n`` events of the weighted background mix at uniform random times in [lo_ms, hi_ms)."""
-        if n <= 0 or not self._bg_kinds:
-            return []
-        rng = self.rng
-        width = max(1, hi_ms - lo_ms)
-        kinds = rng.choices(self._bg_kinds, self._bg_weights, k=n)
-        rnds = [rng.getrandbits(32) for _ in range(n)]
-        times = [lo_ms + int(rng.random() * width) for _ in range(n)]
-        dev_pool = {k: KINDS[k].dev_pool for k in self._bg_kinds}
-        cli_pool = {k: KINDS[k].client_pool for k in self._bg_kinds}
-        pick = self._pick
-        return [
-            (t, int(k), pick(dev_pool[k], r >> 20), pick(cli_pool[k], r >> 8), r)
-            for t, k, r in zip(times, kinds, rnds, strict=True)
-        ]
-
-    def scenario(self, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
-        """The story events an analyzer must find, most important first.
-
-        A flapping AP, an AP that went offline and stayed offline (state 0 in ``stat/device``), a
-        switch outage, a WAN failover episode, ISP degradation, an IP conflict, admin logins and a
-        settings change, a firmware upgrade and one event of a key no analyzer knows.
-        """
-        s, rng = self.site, self.rng
-        width = max(1, hi_ms - lo_ms)
-
-        def at(frac: float) -> int:
-            return lo_ms + int(width * frac)
-
-        def ev(t: int, kind: Kind, dev: int = -1, cli: int = -1) -> tuple[int, int, int, int, int]:
-            return (min(max(t, lo_ms), hi_ms - 1), int(kind), dev, cli, rng.getrandbits(32))
-
-        out = [
-            ev(at(OFFLINE_AT), Kind.DEVICE_UNREACHABLE, s.offline_ap),
-            ev(at(0.55), Kind.WAN_FAILED, s.gateway),
-            ev(at(0.55) + 4_000, Kind.WAN_FAILOVER, s.gateway),
-            ev(at(0.55) + 12 * 60_000, Kind.WAN_RESTORED, s.gateway),
-            ev(at(0.55) + 12 * 60_000 + 31_000, Kind.WAN_FAILBACK, s.gateway),
-            ev(at(0.30), Kind.ADMIN_LOGIN),
-            ev(at(0.31), Kind.CONFIG_CHANGE),
-            ev(at(0.32), Kind.DEVICE_UPGRADED, s.aps[1]),
-            ev(at(0.40), Kind.DEVICE_UNREACHABLE, s.switches[1]),
-            ev(at(0.40) + 95_000, Kind.DEVICE_RECONNECTED, s.switches[1]),
-            ev(at(0.62), Kind.ISP_HIGH_LATENCY, s.gateway),
-            ev(at(0.64), Kind.ISP_PACKET_LOSS, s.gateway),
-            ev(at(0.70), Kind.IP_CONFLICT, s.gateway, s.wifi_clients[3]),
-            ev(at(0.75), Kind.UNKNOWN, s.gateway),
-            ev(at(0.80), Kind.ADMIN_LOGIN_FAILED),
-            ev(at(0.81), Kind.ADMIN_LOGIN),
-            ev(at(0.85), Kind.POE_OVERLOAD, s.switches[0]),
-            ev(at(0.86), Kind.RADAR, s.aps[1]),
-            ev(at(0.86) + 2_000, Kind.CHANNEL_CHANGED, s.aps[1]),
-        ]
-        # The flapping AP: eight short outages within about two hours.
-        base = at(0.2)
-        for n in range(8):
-            down = base + n * 14 * 60_000 + rng.randrange(60_000)
-            out.append(ev(down, Kind.DEVICE_UNREACHABLE, s.flapping_ap))
-            out.append(ev(down + 40_000 + rng.randrange(90_000), Kind.DEVICE_RECONNECTED, s.flapping_ap))
-        return [e for e in out if Kind(e[1]) in self.kinds]
-
-
-def generate(
-    site: Site,
-    seed: int,
-    kinds: Iterable[Kind],
-    n: int,
-    lo_ms: int,
-    hi_ms: int,
-    mix: str = "default",
-) -> tuple[list[tuple[int, int, int, int, int]], Generator]:
-    """``n`` events in [lo_ms, hi_ms) sorted by time: the scenario (up to half of ``n``) plus background
-    in the named `MIXES` entry."""
-    gen = Generator(site, seeded_rng(f"events:{seed}"), kinds, mix)
-    story = gen.scenario(lo_ms, hi_ms)[: max(0, n // 2)]
-    events = story + gen.background(n - len(story), lo_ms, hi_ms)
-    events.sort(key=lambda e: e[0])
-    return events, gen
-
-
-# --------------------------------------------------------------------------------------------------
-# Rendering helpers
+# External addresses and signatures
 
 # (signature id, signature, category, catname, severity, proto, app_proto, dest port, inbound?)
 SIGNATURES: tuple[tuple[int, str, str, str | list[str], int, str, str, int, bool], ...] = (
@@ -1268,14 +1253,363 @@ _COUNTRIES = (
     ("US", "United States", "NA", "Ashburn", 39.04, -77.49, 14618, "Amazon.com, Inc."),
     ("DE", "Germany", "EU", "Falkenstein", 50.48, 12.37, 24940, "Hetzner Online GmbH"),
 )
+
+# External hosts live in the documentation ranges only: the fake never names real hosts. Address
+# index i is host i // 3 + 1 of network i % 3, so there are 762 of them.
 _EXT_NETS = ("198.51.100", "203.0.113", "192.0.2")
+EXT_ADDRESSES = 3 * 254
+ISP_GATEWAY = "203.0.113.1"
+
+# The scenario's own external addresses; background events never use them.
+ATTACKER_IP = "192.0.2.66"  # the IPS burst
+C2_IP = "198.51.100.23"  # where the compromised client beacons to
+BRUTE_FORCE_IP = "192.0.2.147"  # the admin password guesser
+NEW_ADMIN_IP = "198.51.100.45"  # a known admin logging in from somewhere new
+
+# Signatures of the routine background: inbound scans and DROP-list traffic.
+SCAN_SIGNATURES = tuple(
+    i for i, sig in enumerate(SIGNATURES) if sig[8] and sig[1].startswith(("ET SCAN", "ET DROP"))
+)
+
+# The random word of an IPS, firewall or admin event is laid out so that the scenario can name exact
+# signatures and addresses while the background stays random:
+#   bits 0-3    signature (index into SIGNATURES); for admin events bit 0 is the admin
+#   bits 4-13   external address: a position in the site's pool of background addresses, or, when
+#               bit 31 is set, an address index of the scenario's own (for admin logins, bit 31 clear
+#               means the admin's usual address)
+#   bits 14-30  free random bits (ports, flow ids)
+# Background words have 31 random bits, so their bit 31 is always clear.
+_EXPLICIT = 1 << 31
+_ADDRESS_SHIFT = 4
+_ADDRESS_BITS = 0x3FF << _ADDRESS_SHIFT
+_LOW_BITS = (1 << 14) - 1
+
+
+def ext_address(index: int) -> str:
+    """The documentation-range address with index ``index`` (0 ≤ index < EXT_ADDRESSES)."""
+    return f"{_EXT_NETS[index % 3]}.{index // 3 + 1}"
+
+
+def address_index(ip: str) -> int:
+    """The index of a documentation-range address (the inverse of `ext_address`)."""
+    net, host = ip.rsplit(".", 1)
+    return (int(host) - 1) * 3 + _EXT_NETS.index(net)
+
+
+def address_pool(site: Site) -> tuple[int, ...]:
+    """Address indices the background may use: all but the scenario's, the site's WAN and its ISP's."""
+    taken = {ATTACKER_IP, C2_IP, BRUTE_FORCE_IP, NEW_ADMIN_IP, ISP_GATEWAY, site.wan_ip}
+    return tuple(i for i in range(EXT_ADDRESSES) if ext_address(i) not in taken)
+
+
+def explicit_word(rng: random.Random, low: int, ip: str | None) -> int:
+    """A scenario event word: random high bits, ``low`` in bits 0-3 and, if given, address ``ip``."""
+    word = (rng.getrandbits(17) << 14) | low
+    if ip is not None:
+        word |= _EXPLICIT | (address_index(ip) << _ADDRESS_SHIFT)
+    return word
+
+
+def word_address(word: int, pool: Sequence[int]) -> str | None:
+    """The external address a word names: its explicit one, else a pool address (None if no pool)."""
+    bits = (word & _ADDRESS_BITS) >> _ADDRESS_SHIFT
+    if word & _EXPLICIT:
+        return ext_address(bits)
+    return ext_address(pool[bits % len(pool)]) if pool else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation
+
+
+# Background mixes: relative weights that replace KINDS[k].weight for the kinds named. "default" is a
+# busy office site with nothing for an admin to act on: client churn, a trickle of blocked inbound
+# scans, firewall blocks, the odd channel change and admin logins from each admin's usual address.
+# "ips" is a gateway under constant scanning (about 80 % IPS alerts, some only detected); "roam" a dense
+# Wi-Fi site whose clients move between APs (roams exist only in the legacy stat/event feed, so on v2
+# profiles this mix is connect/disconnect churn).
+MIXES: dict[str, dict[Kind, float]] = {
+    "default": {},
+    "ips": {Kind.THREAT_BLOCKED: 240, Kind.THREAT_DETECTED: 120},
+    "roam": {Kind.WIFI_ROAM: 300, Kind.WIFI_CONNECT: 60, Kind.WIFI_DISCONNECT: 60},
+}
+# Mixes whose blocked IPS events are the routine trickle: scan/DROP signatures, each source seen 1-3 times.
+TRICKLE_MIXES = frozenset({"default"})
+
+
+class Generator:
+    """Produces event tuples (time_ms, kind, device, client, random) for a site, restricted to kinds."""
+
+    def __init__(self, site: Site, rng: random.Random, kinds: Iterable[Kind], mix: str = "default") -> None:
+        """Bind the generator to a site, an RNG, the kinds the profile can serve and a background mix."""
+        self.site = site
+        self.rng = rng
+        self.kinds = frozenset(kinds)
+        self.truncated = False  # set by `generate` when the story did not fit
+        weights = {k: spec.weight for k, spec in KINDS.items()} | MIXES[mix]
+        background = [k for k in Kind if k in self.kinds and weights[k] > 0]
+        self._bg_kinds = background
+        self._bg_weights = [weights[k] for k in background]
+        self._trickle = mix in TRICKLE_MIXES
+        self._sources = len(address_pool(site))
+        self._source, self._hits_left = 0, 0
+        self._pools: dict[str, tuple[int, ...]] = {
+            "ap": site.aps,
+            "sw": site.switches,
+            "gw": (site.gateway,),
+            "infra": site.aps + site.switches,
+            "chan": site.aps[:1],  # one AP near a busy neighbour changes channel now and then
+            "wifi": site.wifi_clients,
+            "wired": site.wired_clients,
+            "servers": site.servers,
+            "any": tuple(range(len(site.clients))),
+        }
+
+    def _pick(self, pool: str, bits: int) -> int:
+        if pool == "none":
+            return -1
+        members = self._pools[pool]
+        return members[bits % len(members)]
+
+    def background(self, n: int, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
+        """``n`` events of the weighted background mix at uniform random times in [lo_ms, hi_ms)."""
+        if n <= 0 or not self._bg_kinds:
+            return []
+        rng = self.rng
+        width = max(1, hi_ms - lo_ms)
+        kinds = rng.choices(self._bg_kinds, self._bg_weights, k=n)
+        rnds = [rng.getrandbits(31) for _ in range(n)]
+        times = [lo_ms + int(rng.random() * width) for _ in range(n)]
+        dev_pool = {k: KINDS[k].dev_pool for k in self._bg_kinds}
+        cli_pool = {k: KINDS[k].client_pool for k in self._bg_kinds}
+        pick = self._pick
+        events = [
+            (t, int(k), pick(dev_pool[k], r >> 20), pick(cli_pool[k], r >> 8), r)
+            for t, k, r in zip(times, kinds, rnds, strict=True)
+        ]
+        if self._trickle:
+            self._spread_scans(events)
+        return events
+
+    def _spread_scans(self, events: list[tuple[int, int, int, int, int]]) -> None:
+        """Turn blocked IPS events into scans from ever new sources, each seen one to three times.
+
+        Events arrive in random time order, so a source's hits land anywhere in the window.
+        """
+        blocked = int(Kind.THREAT_BLOCKED)
+        for j, (t, k, d, c, r) in enumerate(events):
+            if k != blocked:
+                continue
+            if self._hits_left == 0:
+                self._source = (self._source + 1) % self._sources
+                self._hits_left = 1 + (r >> 24) % 3
+            self._hits_left -= 1
+            sig = SCAN_SIGNATURES[(r >> 14) % len(SCAN_SIGNATURES)]
+            events[j] = (t, k, d, c, (r & ~_LOW_BITS) | (self._source << _ADDRESS_SHIFT) | sig)
+
+    def scenario(self, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
+        """The story events an analyzer must find, most important first (`expected_findings` scores them).
+
+        An AP that went offline and stayed offline (state 0 in ``stat/device``); a WAN failover with ISP
+        latency and loss during it; a switch outage of 95 s; a flapping AP; an IPS burst from one source
+        (a few exploits only detected); a Wi-Fi client beaconing to a C2 address; an admin password
+        guessed after twelve failures; a known admin logging in from a new address; an IP conflict; a
+        PoE overload; DFS radar and the channel change it forces; a new AP announcing itself for
+        adoption; a HIGH alert of a key no catalogue knows; a LOW one of another unknown key; an alarm
+        an admin already archived; then routine admin logins, a settings change and a firmware upgrade.
+        """
+        s, rng = self.site, self.rng
+        width = max(1, hi_ms - lo_ms)
+        gw, core, desk = s.gateway, s.switches[0], s.switches[1]
+        radar_ap, nas, backup = s.aps[1], s.servers[0], s.servers[1]
+
+        def at(frac: float) -> int:
+            return lo_ms + int(width * frac)
+
+        def ev(t: int, kind: Kind, dev: int = -1, cli: int = -1, word: int | None = None) -> tuple[
+            int, int, int, int, int
+        ]:
+            r = rng.getrandbits(31) if word is None else word
+            return (min(max(t, lo_ms), hi_ms - 1), int(kind), dev, cli, r)
+
+        def threat(t: int, kind: Kind, sig: int, ip: str, cli: int) -> tuple[int, int, int, int, int]:
+            """An IPS event of signature ``sig`` between external ``ip`` and client ``cli``."""
+            return ev(t, kind, gw, cli, explicit_word(rng, sig, ip))
+
+        def admin(t: int, kind: Kind, who: int, ip: str | None = None) -> tuple[int, int, int, int, int]:
+            """An admin event of admin ``who``, from ``ip`` or else that admin's usual address."""
+            return ev(t, kind, word=explicit_word(rng, who, ip))
+
+        wan = at(0.55)
+        out = [
+            ev(at(OFFLINE_AT), Kind.DEVICE_UNREACHABLE, s.offline_ap),
+            ev(wan, Kind.WAN_FAILED, gw),
+            ev(wan + 4_000, Kind.WAN_FAILOVER, gw),
+            ev(wan + 3 * 60_000, Kind.ISP_HIGH_LATENCY, gw),
+            ev(wan + 7 * 60_000, Kind.ISP_PACKET_LOSS, gw),
+            ev(wan + 12 * 60_000, Kind.WAN_RESTORED, gw),
+            ev(wan + 12 * 60_000 + 31_000, Kind.WAN_FAILBACK, gw),
+            ev(at(0.40), Kind.DEVICE_UNREACHABLE, desk),
+            ev(at(0.40) + 95_000, Kind.DEVICE_RECONNECTED, desk),
+        ]
+        # The flapping AP: eight short outages within about two hours.
+        base = at(0.2)
+        for n in range(8):
+            down = base + n * 14 * 60_000 + rng.randrange(60_000)
+            out.append(ev(down, Kind.DEVICE_UNREACHABLE, s.flapping_ap))
+            out.append(ev(down + 40_000 + rng.randrange(90_000), Kind.DEVICE_RECONNECTED, s.flapping_ap))
+        # The IPS burst: 40 hits within eight minutes from one source; three exploits only detected.
+        ssh = _signature("ET SCAN Potential SSH Scan")
+        log4j, netgear = _signature("ET EXPLOIT Apache log4j"), _signature("ET EXPLOIT Possible Netgear")
+        base = at(0.47)
+        for n in range(40):
+            sig, target = (ssh, nas) if n < 16 else ((log4j, nas) if n % 2 else (netgear, backup))
+            kind = Kind.THREAT_DETECTED if n in (21, 28, 35) else Kind.THREAT_BLOCKED
+            out.append(threat(base + n * 12_000 + rng.randrange(10_000), kind, sig, ATTACKER_IP, target))
+        # The compromised client: six blocked beacons to one C2 address over about 90 minutes.
+        beacons = (_signature("ET MALWARE Cobalt Strike"), _signature("ET TROJAN Observed Malicious SSL"))
+        base = at(0.58)
+        for n in range(6):
+            out.append(threat(base + n * 17 * 60_000 + rng.randrange(60_000), Kind.THREAT_BLOCKED,
+                              beacons[n % 2], C2_IP, s.c2_client))
+        # Password guessing against "admin": twelve failures in under five minutes, then a success.
+        base = at(0.78)
+        for n in range(12):
+            t = base + n * 23_000 + rng.randrange(3_000)
+            out.append(admin(t, Kind.ADMIN_LOGIN_FAILED, 0, BRUTE_FORCE_IP))
+        out.append(admin(base + 12 * 23_000 + 40_000, Kind.ADMIN_LOGIN, 0, BRUTE_FORCE_IP))
+        out += [
+            admin(at(0.83), Kind.ADMIN_LOGIN, 1, NEW_ADMIN_IP),
+            ev(at(0.70), Kind.IP_CONFLICT, gw, s.conflict_client),
+            ev(at(0.85), Kind.POE_OVERLOAD, core),
+            ev(at(0.86), Kind.RADAR, radar_ap),
+            ev(at(0.86) + 2_000, Kind.CHANNEL_CHANGED, radar_ap),
+            ev(at(0.65), Kind.DEVICE_PENDING, s.pending_ap),
+            ev(at(0.72), Kind.CONTROLLER_ALERT, gw),
+            ev(at(0.75), Kind.UNKNOWN, gw),
+            ev(at(0.15), Kind.ARCHIVED_ALARM, s.archived_ap),
+            # Routine: each admin logs in from the usual address, one changes a setting; an AP upgrade.
+            admin(at(0.10), Kind.ADMIN_LOGIN, 0),
+            admin(at(0.12), Kind.ADMIN_LOGIN, 1),
+            admin(at(0.36), Kind.ADMIN_LOGIN, 0),
+            admin(at(0.50), Kind.ADMIN_LOGIN, 1),
+            admin(at(0.62), Kind.ADMIN_LOGIN, 0),
+            admin(at(0.31), Kind.CONFIG_CHANGE, 1),
+            ev(at(0.32), Kind.DEVICE_UPGRADED, radar_ap),
+        ]
+        return [e for e in out if Kind(e[1]) in self.kinds]
+
+
+def _signature(prefix: str) -> int:
+    """The index of the one signature whose text starts with ``prefix``."""
+    (index,) = [i for i, sig in enumerate(SIGNATURES) if sig[1].startswith(prefix)]
+    return index
+
+
+def generate(
+    site: Site,
+    seed: int,
+    kinds: Iterable[Kind],
+    n: int,
+    lo_ms: int,
+    hi_ms: int,
+    mix: str = "default",
+) -> tuple[list[tuple[int, int, int, int, int]], Generator]:
+    """``n`` events in [lo_ms, hi_ms) sorted by time: the scenario (up to half of ``n``) plus background
+    in the named `MIXES` entry. Alarm-only records come on top, so the event feeds hold exactly ``n``.
+    The generator's ``truncated`` tells whether the scenario was cut short."""
+    gen = Generator(site, seeded_rng(f"events:{seed}"), kinds, mix)
+    scenario = gen.scenario(lo_ms, hi_ms)
+    story = scenario[: max(0, n // 2)]
+    gen.truncated = len(story) < len(scenario)
+    in_feeds = sum(1 for e in story if not KINDS[Kind(e[1])].alarm_only)
+    events = story + gen.background(n - in_feeds, lo_ms, hi_ms)
+    events.sort(key=lambda e: e[0])
+    return events, gen
+
+
+# --------------------------------------------------------------------------------------------------
+# Ground truth
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A finding the analyzer must make from the scenario.
+
+    ``subject`` is a MAC (lower case, with colons) or an IP address that the finding's affected ids
+    must include, ``also`` further such ids (the internal client of a C2 contact); ``label`` says in
+    words what happened, for failure messages.
+    """
+
+    rule_id: str
+    severity: str  # severe, medium or low
+    subject: str
+    label: str
+    also: tuple[str, ...] = ()  # further ids the finding's affected list must include
+
+
+# Rules whose LOW findings the routine background may produce: a digest of blocked scans, firewall
+# blocks, firmware news, settings changes, channel changes and the controller's client anomalies.
+ROUTINE_RULES = frozenset(
+    {
+        "ips_digest",
+        "firewall_block",
+        "firmware_upgradable",
+        "firmware_upgraded",
+        "admin_config_change",
+        "channel_changed",
+        "anomaly",
+    }
+)
+
+
+def expected_findings(site: Site, kinds: Iterable[Kind]) -> list[Expected]:
+    """The scenario's expected findings on a profile producing ``kinds``.
+
+    An incident told by events is expected only where its kinds are produced (an IP conflict, for
+    one, has no legacy key); incidents read from ``stat/device`` are expected on every profile.
+    """
+    have = frozenset(kinds)
+    d = site.devices
+    gw, core = d[site.gateway].mac, d[site.switches[0]].mac
+    table: list[tuple[Expected, Kind | None]] = [
+        (Expected("device_flapping", "severe", d[site.flapping_ap].mac, "AP flapping"),
+         Kind.DEVICE_UNREACHABLE),
+        (Expected("device_outage", "severe", d[site.offline_ap].mac, "AP offline at report time"),
+         Kind.DEVICE_UNREACHABLE),
+        (Expected("device_outage", "medium", d[site.switches[1]].mac, "switch outage of 95 s, recovered"),
+         Kind.DEVICE_UNREACHABLE),
+        (Expected("wan_incident", "medium", gw, "WAN failover with ISP trouble, recovered"), Kind.WAN_FAILED),
+        (Expected("threat_campaign", "severe", ATTACKER_IP, "IPS burst from one source, some only detected"),
+         Kind.THREAT_BLOCKED),
+        (Expected("threat_campaign", "severe", C2_IP, "client beaconing to a C2 address",
+                  (site.clients[site.c2_client].mac,)), Kind.THREAT_BLOCKED),
+        (Expected("admin_brute_force", "severe", BRUTE_FORCE_IP, "12 failed admin logins, then a success"),
+         Kind.ADMIN_LOGIN_FAILED),
+        (Expected("admin_login_new_ip", "medium", NEW_ADMIN_IP, "known admin from a new address"),
+         Kind.ADMIN_LOGIN),
+        (Expected("client_ip_conflict", "medium", site.clients[site.conflict_client].mac, "IP conflict"),
+         Kind.IP_CONFLICT),
+        (Expected("poe_overload", "medium", core, "PoE overload on the core switch"), Kind.POE_OVERLOAD),
+        (Expected("dfs_radar", "low", d[site.aps[1]].mac, "DFS radar and the channel change after it"),
+         Kind.RADAR),
+        (Expected("firmware_outdated", "medium", d[site.outdated_switch].mac, "below the required firmware"),
+         None),
+        (Expected("device_overheating", "severe", core, "core switch overheating"), None),
+        (Expected("device_pending_adoption", "low", d[site.pending_ap].mac, "AP waiting for adoption"), None),
+        (Expected("controller_alert", "medium", gw, "HIGH alert of an unknown v2 key"),
+         Kind.CONTROLLER_ALERT),
+    ]
+    return [expected for expected, kind in table if kind is None or kind in have]
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering helpers
+
 _CHANNELS_5 = ("36", "44", "52", "100", "149")
 _CHANNELS_2 = ("1", "6", "11")
-
-
-def _ext_ip(r: int) -> str:
-    # Documentation ranges only: the fake never names real hosts.
-    return f"{_EXT_NETS[(r >> 3) % 3]}.{(r >> 5) % 253 + 1}"
+_RADAR_CHANNELS = ("52", "100", "116")  # DFS channels
+_CLEAR_CHANNELS = ("36", "44", "149")
 
 
 def _duration_text(seconds: int) -> str:
@@ -1308,6 +1642,9 @@ class Renderer:
     def __init__(self, site: Site) -> None:
         """Bind the renderer to the site whose devices and clients events refer to."""
         self.site = site
+        self._pool = address_pool(site)
+        # Alarms get ids of their own (issue 17): the event's counter under another machine part.
+        self._alarm_machine = f"{int(site.machine, 16) ^ 0xA1A2A3:06x}"
         gw = site.devices[site.gateway]
         self._gw_param = {
             "id": gw.mac,
@@ -1332,7 +1669,13 @@ class Renderer:
             Kind.ISP_PACKET_LOSS: self._v2_isp,
             Kind.IP_CONFLICT: self._v2_ip_conflict,
             Kind.ADMIN_LOGIN: self._v2_admin,
+            Kind.ADMIN_LOGIN_FAILED: self._v2_admin,
             Kind.CONFIG_CHANGE: self._v2_admin,
+            Kind.RADAR: self._v2_rf,
+            Kind.CHANNEL_CHANGED: self._v2_rf,
+            Kind.POE_OVERLOAD: self._v2_poe,
+            Kind.DEVICE_PENDING: self._v2_pending,
+            Kind.CONTROLLER_ALERT: self._v2_power_alert,
             Kind.UNKNOWN: self._v2_unknown,
         }
         self._legacy: dict[Kind, Callable[[Event], LegacyParts]] = {
@@ -1344,17 +1687,17 @@ class Renderer:
             Kind.THREAT_DETECTED: self._lg_ips,
             Kind.DEVICE_UNREACHABLE: self._lg_device,
             Kind.DEVICE_RECONNECTED: self._lg_device,
-            Kind.DEVICE_RESTARTED: self._lg_device,
             Kind.DEVICE_UPGRADED: self._lg_device,
+            Kind.ARCHIVED_ALARM: self._lg_device,
+            Kind.DEVICE_PENDING: self._lg_pending,
             Kind.WAN_FAILED: self._lg_wan,
             Kind.WAN_RESTORED: self._lg_wan,
+            Kind.WAN_FAILOVER: self._lg_wan,
             Kind.ADMIN_LOGIN: self._lg_admin,
             Kind.ADMIN_LOGIN_FAILED: self._lg_admin,
             Kind.RADAR: self._lg_rf,
             Kind.CHANNEL_CHANGED: self._lg_rf,
-            Kind.ROGUE_AP: self._lg_rf,
             Kind.POE_OVERLOAD: self._lg_poe,
-            Kind.CLIENT_BLOCKED: self._lg_blocked,
             Kind.UNKNOWN: self._lg_unknown,
         }
 
@@ -1384,17 +1727,33 @@ class Renderer:
             "version": d.version,
         }
 
+    def _external(self, ev: Event) -> str:
+        """The external address of an IPS or firewall event (see the word layout above)."""
+        ip = word_address(ev.rnd, self._pool)
+        assert ip is not None  # the pool is never empty: 762 addresses, six taken
+        return ip
+
+    def _admin(self, ev: Event) -> tuple[str, str, str]:
+        """(admin id, admin name, source address) of an admin event; the admin's usual address unless
+        the word names another."""
+        who = ev.rnd & 1
+        admin_id, name = self.site.admins[who]
+        ip = f"192.168.1.{20 + who}" if not ev.rnd & _EXPLICIT else word_address(ev.rnd, ())
+        assert ip is not None
+        return admin_id, name, ip
+
     def _ap_for(self, ev: Event) -> int:
         return ev.dev if ev.dev >= 0 else self.site.aps[0]
 
     def _ips_facts(self, ev: Event) -> dict[str, Any]:
         """Signature, endpoints and geo of an IPS event, all derived from its random word."""
         r = ev.rnd
-        sid, sig, category, catname, sev, proto, app_proto, dport, inbound = SIGNATURES[r % len(SIGNATURES)]
+        signature = SIGNATURES[(r & 15) % len(SIGNATURES)]
+        sid, sig, category, catname, sev, proto, app_proto, dport, inbound = signature
         client = self.site.clients[ev.cli if ev.cli >= 0 else 0]
-        ext = _ext_ip(r)
-        country = _COUNTRIES[(r >> 11) % len(_COUNTRIES)]
-        sport = 1024 + (r >> 7) % 60000
+        ext = self._external(ev)
+        country = _COUNTRIES[address_index(ext) % len(_COUNTRIES)]  # one country per source address
+        sport = 1024 + (r >> 14) % 60000
         if inbound:
             src_ip, src_port, dst_ip, dst_port = ext, sport, client.ip, dport
         else:
@@ -1490,7 +1849,7 @@ class Renderer:
         return key, msg, params, "DEVICE"
 
     def _v2_firewall(self, ev: Event) -> V2Parts:
-        ext = _ext_ip(ev.rnd)
+        ext = self._external(ev)
         rules = ("block cameras to external", "IoT isolation", "Block Tor exit nodes")
         params = {
             "SRC_CLIENT": self._client_param(ev.cli),
@@ -1549,7 +1908,7 @@ class Renderer:
         return "ISP_PACKET_LOSS", "{PACKET_LOSS} packet loss detected on {WAN}.", params, "DEVICE"
 
     def _v2_ip_conflict(self, ev: Event) -> V2Parts:
-        other = (ev.cli + 1 + ev.rnd % 7) % len(self.site.clients)
+        other = self.site.conflict_partner
         ip = self.site.clients[ev.cli].ip
         params = {
             "SRC_CLIENT": self._client_param(ev.cli),
@@ -1564,10 +1923,9 @@ class Renderer:
         )
 
     def _v2_admin(self, ev: Event) -> V2Parts:
-        admin_id, admin = self.site.admins[ev.rnd % len(self.site.admins)]
+        admin_id, admin, ip = self._admin(ev)
         params: dict[str, Any] = {"ADMIN": {"id": admin_id, "name": admin}}
         if ev.kind == Kind.ADMIN_LOGIN:
-            ip = f"192.168.1.{20 + ev.rnd % 30}"
             params["IP"] = {"id": ip, "name": ip}
             return (
                 "ACCESSED_NETWORK_WEB",
@@ -1575,6 +1933,10 @@ class Renderer:
                 params,
                 None,
             )
+        if ev.kind == Kind.ADMIN_LOGIN_FAILED:
+            # Failed logins name the account tried, which need not exist, so the parameter has no id.
+            params = {"ADMIN": {"name": admin}, "IP": {"id": ip, "name": ip}}
+            return "ADMIN_LOGIN_FAILED", "Failed login to UniFi Network as {ADMIN} from {IP}.", params, None
         networks = ("IoT", "Guest", "Default")
         params["NETWORK"] = {"id": f"{ev.rnd:024x}"[-24:], "name": networks[ev.rnd % 3]}
         return (
@@ -1582,6 +1944,48 @@ class Renderer:
             "{ADMIN} changed the settings of the {NETWORK} network.",
             params,
             None,
+        )
+
+    def _v2_rf(self, ev: Event) -> V2Parts:
+        """Radar on a DFS channel, or the channel change of an AP (assumed keys, see KINDS)."""
+        params: dict[str, Any] = {
+            "DEVICE": self._device_param(ev.dev),
+            "RADIO_BAND": {"id": "na", "name": "5 GHz"},
+        }
+        if ev.kind == Kind.RADAR:
+            ch = _RADAR_CHANNELS[ev.rnd % 3]
+            params["CHANNEL"] = {"id": ch, "name": ch}
+            return (
+                "RADAR_DETECTED",
+                "{DEVICE} detected radar on channel {CHANNEL} ({RADIO_BAND}) and is leaving it.",
+                params,
+                "DEVICE",
+            )
+        ch = _CLEAR_CHANNELS[(ev.rnd >> 2) % 3]
+        params["CHANNEL"] = {"id": ch, "name": ch}
+        message = "{DEVICE} changed its {RADIO_BAND} channel to {CHANNEL}."
+        return "AP_CHANNEL_CHANGED", message, params, "DEVICE"
+
+    def _v2_poe(self, ev: Event) -> V2Parts:
+        """A PoE overload on one port of a switch (assumed key, see KINDS)."""
+        port = str(self._poe_port(ev))
+        params = {"DEVICE": self._device_param(ev.dev), "PORT": {"id": port, "name": f"Port {port}"}}
+        message = "PoE overload on {PORT} of {DEVICE}; the port's power was cut."
+        return "PORT_POE_OVERLOAD", message, params, "DEVICE"
+
+    def _v2_pending(self, ev: Event) -> V2Parts:
+        """A device announcing itself for adoption (DEVICE_DISCOVERED, reference §6.2)."""
+        params = {"DEVICE": self._device_param(ev.dev)}
+        return "DEVICE_DISCOVERED", "{DEVICE} was discovered and is ready for adoption.", params, "DEVICE"
+
+    def _v2_power_alert(self, ev: Event) -> V2Parts:
+        """A HIGH alert about the gateway under a key no analyzer catalogue knows."""
+        params = {"DEVICE": dict(self._gw_param), "PSU": {"id": "psu2", "name": "Power Supply 2"}}
+        return (
+            "POWER_SUPPLY_REDUNDANCY_LOST",
+            "{PSU} of {DEVICE} failed; the device runs without power redundancy.",
+            params,
+            "DEVICE",
         )
 
     def _v2_unknown(self, ev: Event) -> V2Parts:
@@ -1606,10 +2010,24 @@ class Renderer:
         }
         return row
 
+    def alarm_id(self, ev: Event) -> str:
+        """The alarm's own record id: same time and counter as the event, another machine part."""
+        return make_id(ev.time_ms, self._alarm_machine, ev.idx)
+
     def alarm(self, ev: Event) -> dict[str, Any]:
-        """The ``list/alarm`` row of an event: the legacy row plus alarm state."""
+        """The ``list/alarm`` row of an event: the legacy row under the alarm's own id, plus alarm state.
+
+        An alarm repeating an event is archived at random (an admin looked at it); the alarm-only
+        kind is always archived and handled, the case where an alarm must not become a finding.
+        """
         row = self.legacy(ev)
-        row["archived"] = bool(ev.rnd & 1)
+        row["_id"] = self.alarm_id(ev)
+        archived = KINDS[ev.kind].alarm_only or bool(ev.rnd & 2)
+        row["archived"] = archived
+        if archived:
+            # handled_time's format is assumed (ISO, like `datetime`): no public capture shows one.
+            row["handled_admin_id"] = self.site.admins[0][0]
+            row["handled_time"] = iso_utc(ev.time_ms + 25 * 60_000)
         dev = self.site.devices[ev.dev] if ev.dev >= 0 else None
         if dev is not None:
             row["device_name"] = dev.name
@@ -1695,12 +2113,10 @@ class Renderer:
         field = p.lower()
         fields: dict[str, Any] = {field: d.mac, f"{field}_name": d.name, f"{field}_model": d.model}
         subsystem = "wlan" if d.type == "uap" else "lan"
-        if ev.kind == Kind.DEVICE_UNREACHABLE:
+        if ev.kind in (Kind.DEVICE_UNREACHABLE, Kind.ARCHIVED_ALARM):
             return f"EVT_{p}_Lost_Contact", subsystem, f"{label}[{d.mac}] was disconnected", fields
         if ev.kind == Kind.DEVICE_RECONNECTED:
             return f"EVT_{p}_Connected", subsystem, f"{label}[{d.mac}] was connected", fields
-        if ev.kind == Kind.DEVICE_RESTARTED:
-            return f"EVT_{p}_Restarted", subsystem, f"{label}[{d.mac}] was restarted", fields
         # The upgrade ended on the version stat/device reports now.
         old, new = ("6.6.77.15402" if d.type == "uap" else "7.1.26.15869"), d.version
         fields.update(version_from=old, version_to=new)
@@ -1712,8 +2128,11 @@ class Renderer:
         )
 
     def _lg_wan(self, ev: Event) -> LegacyParts:
+        # A failover is assumed to show as the backup interface (stat/device wan2) turning active:
+        # legacy controllers have no failover key, and this key's template names only iface and state.
+        # The backup stays up as a standby after the failback, so that leaves no legacy trace.
         gw = self.site.devices[self.site.gateway]
-        spec_iface = gw.record["wan1"]["ifname"]
+        spec_iface = gw.record["wan2" if ev.kind == Kind.WAN_FAILOVER else "wan1"]["ifname"]
         state = "inactive" if ev.kind == Kind.WAN_FAILED else "active"
         fields = {"gw": gw.mac, "gw_name": gw.name, "iface": spec_iface, "state": state}
         return (
@@ -1723,12 +2142,17 @@ class Renderer:
             fields,
         )
 
+    def _lg_pending(self, ev: Event) -> LegacyParts:
+        """The legacy row of a device waiting for adoption."""
+        d = self.site.devices[ev.dev]
+        fields = {"ap": d.mac, "ap_name": d.name, "ap_model": d.model}
+        msg = f"AP[{d.mac}] was discovered and waiting for adoption"
+        return "EVT_AP_DiscoveredPending", "wlan", msg, fields
+
     def _lg_admin(self, ev: Event) -> LegacyParts:
-        _, admin = self.site.admins[ev.rnd % len(self.site.admins)]
+        _, admin, ip = self._admin(ev)
         if ev.kind == Kind.ADMIN_LOGIN:
-            ip = f"192.168.1.{20 + ev.rnd % 30}"
             return "EVT_AD_Login", "lan", f"Admin[{admin}] log in from {ip}", {"admin": admin, "ip": ip}
-        ip = _ext_ip(ev.rnd)
         return (
             "EVT_AD_LoginFailed",
             "lan",
@@ -1740,42 +2164,31 @@ class Renderer:
         d = self.site.devices[ev.dev]
         base: dict[str, Any] = {"ap": d.mac, "ap_name": d.name}
         if ev.kind == Kind.RADAR:
-            ch = ("52", "100", "116")[ev.rnd % 3]
+            ch = _RADAR_CHANNELS[ev.rnd % 3]
             base.update(channel=ch, radio="na")
             return "EVT_AP_RadarDetected", "wlan", f"AP[{d.mac}] detected radar on channel {ch}", base
-        if ev.kind == Kind.CHANNEL_CHANGED:
-            ch_from, ch_to = ("52", "100", "116")[ev.rnd % 3], ("36", "44", "149")[(ev.rnd >> 2) % 3]
-            base.update(radio="na", channel_from=ch_from, channel_to=ch_to)
-            return (
-                "EVT_AP_ChannelChanged",
-                "wlan",
-                f"AP[{d.mac}] changed channel from {ch_from} to {ch_to}",
-                base,
-            )
-        bssid = f"0a:{(ev.rnd >> 8) & 255:02x}:{ev.rnd & 255:02x}:3c:9e:{(ev.rnd >> 16) & 255:02x}"
-        essid = ("FreeWiFi", "Northwind", "DIRECT-roku-7F2", "xfinitywifi")[ev.rnd % 4]
-        ch = _CHANNELS_2[ev.rnd % 3]
-        base.update(bssid=bssid, ssid=essid, channel=ch)
+        ch_from, ch_to = _RADAR_CHANNELS[ev.rnd % 3], _CLEAR_CHANNELS[(ev.rnd >> 2) % 3]
+        base.update(radio="na", channel_from=ch_from, channel_to=ch_to)
         return (
-            "EVT_AP_DetectRogueAP",
+            "EVT_AP_ChannelChanged",
             "wlan",
-            f'AP[{d.mac}] detected Rogue AP[{bssid}] with SSID "{essid}" on channel {ch}',
+            f"AP[{d.mac}] changed channel from {ch_from} to {ch_to}",
             base,
         )
 
+    def _poe_port(self, ev: Event) -> int:
+        """The overloaded port: one of the core switch's AP ports (3-6)."""
+        return 3 + ev.rnd % 4
+
     def _lg_poe(self, ev: Event) -> LegacyParts:
         d = self.site.devices[ev.dev]
-        port = 3 + ev.rnd % 4
+        port = self._poe_port(ev)
         return (
             "EVT_SW_PoeOverload",
             "lan",
             f"Switch[{d.mac}] PoE overload on port {port}",
             {"sw": d.mac, "sw_name": d.name, "port": port},
         )
-
-    def _lg_blocked(self, ev: Event) -> LegacyParts:
-        c = self.site.clients[ev.cli]
-        return "EVT_WC_Blocked", "wlan", f"User[{c.mac}] has been blocked", {"client": c.mac}
 
     def _lg_unknown(self, ev: Event) -> LegacyParts:
         gw = self.site.devices[self.site.gateway]
@@ -1897,7 +2310,7 @@ class Renderer:
 
 
 def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
-    """``stat/health`` rows shaped like the sample; the VPN subsystem is in ``error``."""
+    """``stat/health`` rows shaped like the sample; every subsystem is ``ok`` (the VPN has no tunnel)."""
     gw = site.devices[site.gateway]
     aps = [site.devices[i] for i in (*site.aps, site.offline_ap)]
     sws = [site.devices[i] for i in site.switches]
@@ -1916,7 +2329,7 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
             "num_adopted": len(aps),
             "num_disabled": 0,
             "num_disconnected": sum(1 for a in aps if a.state == 0),
-            "num_pending": 0,
+            "num_pending": 1,  # the AP waiting for adoption
         },
         {
             "subsystem": "wan",
@@ -1997,11 +2410,11 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
         },
         {
             "subsystem": "vpn",
-            "status": "error",
+            "status": "ok",
             "remote_user_enabled": False,
-            "site_to_site_enabled": True,
+            "site_to_site_enabled": False,
             "site_to_site_num_active": 0,
-            "site_to_site_num_inactive": 1,
+            "site_to_site_num_inactive": 0,
             "site_to_site_rx_bytes": 0,
             "site_to_site_tx_bytes": 0,
             "site_to_site_rx_packets": 0,
@@ -2025,7 +2438,7 @@ def rogue_aps(site: Site, seed: int, now_ms: int) -> list[dict[str, Any]]:
             ("TP-Link_8C2A", "b0:be:76", False),
             ("", "0e:11:22", False),
             ("CoffeeShop", "d8:07:b6", False),
-            ("Northwind", "0a:44:19", False),
+            ("Northwind-5G-Cafe", "0a:44:19", False),
         )
     ):
         channel = rng.choice((1, 6, 11, 36, 44, 149))
@@ -2047,7 +2460,7 @@ def rogue_aps(site: Site, seed: int, now_ms: int) -> list[dict[str, Any]]:
                 "signal": rssi - 95,
                 "noise": -95,
                 "security": rng.choice(("wpapsk", "open", "wpa2", "wpa3")),
-                "is_rogue": essid == "Northwind",
+                "is_rogue": False,  # neighbours only: nothing imitates the site's own SSIDs
                 "is_ubnt": is_ubnt,
                 "is_adhoc": False,
                 "oui": "Ubiquiti Inc" if is_ubnt else "",
@@ -2069,12 +2482,12 @@ ANOMALY_TYPES = (
 
 
 def anomalies(site: Site, seed: int, lo_ms: int, hi_ms: int) -> list[tuple[str, str, list[int]]]:
-    """Hourly anomaly timestamps per (anomaly, client MAC) over [lo_ms, hi_ms)."""
+    """Hourly anomaly timestamps per (anomaly, client MAC) over [lo_ms, hi_ms): a few, on two clients."""
     rng = seeded_rng(f"anomalies:{seed}")
     out = []
     first_hour = (lo_ms // HOUR_MS + 1) * HOUR_MS
     hours = list(range(first_hour, hi_ms, HOUR_MS))
-    for n in range(8):
+    for n in range(2):
         client = site.clients[site.wifi_clients[(n * 3) % len(site.wifi_clients)]]
         stamps = sorted(rng.sample(hours, min(len(hours), rng.randrange(1, 6)))) if hours else []
         out.append((ANOMALY_TYPES[n % len(ANOMALY_TYPES)], client.mac, stamps))

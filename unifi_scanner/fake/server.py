@@ -9,9 +9,12 @@ answers) is switched on through :class:`Behaviours`. Only the standard library i
 Semantics a client can rely on (where the reference leaves a question open, the fake picks the
 stricter answer):
 
-* Every underlying event has one 24-hex id, shared by its v2 row (``id``), legacy row, IPS row and
-  alarm (``_id``) and traffic flow (``id``). ``FakeController.event_ids(since, until)`` is the ground
-  truth over ``[since, until)``.
+* Every underlying event has one 24-hex id, shared by its v2 row (``id``), legacy row and IPS row
+  (``_id``) and traffic flow (``id``). ``FakeController.event_ids(since, until)`` is the ground truth
+  over ``[since, until)``. An alarm repeating an event has an ``_id`` of its own (same key, device and
+  time), as on real controllers; alarms are not events and are not in ``event_ids``.
+* ``FakeController.ground_truth`` lists the findings the scenario must produce on the profile, and
+  ``FakeController.routine_rules`` the rules the routine background may add as LOW findings.
 * Time filters are inclusive at both ends: v2 ``timestampFrom``/``timestampTo``, ``stat/ips/event``
   ``start``/``end``, and ``stat/event`` ``[now - within hours, now]``.
 * ``system-log/all`` and ``traffic-flows``: newest first, ``pageSize`` capped (default 100, missing
@@ -127,10 +130,12 @@ class Profile(StrEnum):
         """Kinds of events a site of this profile produces: only what its primary feed can serve.
 
         Where the v2 system log exists it carries every event (on Network 9 the legacy list is a second
-        view of the same events), so a v2 profile produces only kinds with a v2 form.
+        view of the same events), so a v2 profile produces only kinds with a v2 form. Alarm-only kinds
+        exist wherever alarms are served.
         """
         return [kind for kind, spec in data.KINDS.items()
-                if (spec.v2 is not None if self.serves_v2 else spec.legacy)]
+                if (spec.v2 is not None if self.serves_v2 else spec.legacy)
+                or (spec.alarm_only and self.serves_legacy_events)]
 
     def event_views(self) -> list[str]:
         """The event feeds (views of the event log) this profile serves."""
@@ -466,6 +471,48 @@ class FakeController:
                     a, b = self._log.span(view, lo, hi - 1)
                     numbers.update(self._log.numbers(view, a, b))
             return {data.make_id(self._log.times[i], self._site.machine, i) for i in numbers}
+
+    @property
+    def ground_truth(self) -> list[data.Expected]:
+        """The findings an analyzer must make from this controller's scenario, for this profile.
+
+        Each `data.Expected` names a rule id, the exact severity (severe, medium, low), the subject
+        its finding's affected ids must include (a lower-case MAC with colons, or an IP), further ids
+        it must include (``also``) and a label. On every profile: the flapping Warehouse AP
+        (device_flapping, severe); the Patio AP offline at report time (device_outage, severe); the
+        desk switch's 95 s outage (device_outage, medium); the WAN failover, with ISP latency and
+        loss during it where the profile has those keys (wan_incident, medium, the gateway); an IPS
+        burst from one source (threat_campaign, severe, that IP); a client beaconing to a C2 address
+        (threat_campaign, severe, the C2 IP, with the client's MAC in ``also``); twelve failed admin
+        logins then a success (admin_brute_force, severe, the guesser's IP); a known admin from a new
+        address (admin_login_new_ip, medium); a PoE overload on the core switch (poe_overload,
+        medium); DFS radar on the Lobby AP (dfs_radar, low); the Flex Mini, whose name is very long,
+        below its required firmware (firmware_outdated, medium); the overheating core switch
+        (device_overheating, severe); the AP waiting for adoption (device_pending_adoption, low). On
+        v2 profiles only: an IP conflict (client_ip_conflict, medium, the client) and a HIGH alert of
+        an unknown key about the gateway (controller_alert, medium). The LOW unknown SD-WAN key and
+        the archived alarm (`archived_alarm_device`) must produce no finding. Needs the whole
+        scenario, so ``events`` of at least about 220.
+        """
+        if self._gen.truncated:
+            raise RuntimeError("the scenario was cut short (too few events): no ground truth")
+        return data.expected_findings(self._site, self.profile.event_kinds())
+
+    @property
+    def routine_rules(self) -> frozenset[str]:
+        """Rule ids whose LOW findings the routine background may produce beside the ground truth.
+
+        ips_digest (blocked inbound scans from many sources), firewall_block, firmware_upgradable,
+        firmware_upgraded, admin_config_change, channel_changed and anomaly (the controller's client
+        anomalies). Reconnects belong to outages and the background has no client-churn outlier, so
+        device_reconnected and client_churn are not routine.
+        """
+        return data.ROUTINE_RULES
+
+    @property
+    def archived_alarm_device(self) -> str:
+        """MAC of the device whose only trouble is an alarm an admin archived: it must get no finding."""
+        return self._site.devices[self._site.archived_ap].mac
 
     def add_events(self, n: int, at: datetime | None = None) -> list[str]:
         """Append ``n`` events of the profile's usual mix at ``at`` (default: the fake's now); returns ids."""
