@@ -26,7 +26,12 @@ from unifi_scanner.settings import Settings
 
 
 def run(*items, **kwargs) -> Report:
-    """Analyse items framed as a collection, with default settings."""
+    """Analyse items framed as a collection, with default settings.
+
+    The report is made at the end of the test window unless told otherwise: incidents measure "offline
+    since" against the moment the report is made, so a fixed moment keeps their words stable.
+    """
+    kwargs.setdefault("generated_at", at(24))
     return analyze(collection(items), Settings(), **kwargs)
 
 
@@ -47,14 +52,16 @@ def test_lost_contact_is_grouped_per_device_and_named_from_the_device_list():
         device(SW_MAC, "Core-Switch", "usw"),
     )
     ap = next(f for f in report.findings if f.affected[0].id == AP_MAC)
-    assert (ap.rule_id, ap.severity, ap.count) == ("device_lost_contact", "medium", 2)
+    # Both devices are connected in the device list: each outage is over, a medium incident.
+    assert (ap.rule_id, ap.incident, ap.severity, ap.count) == ("device_outage", "device_outage", "medium", 2)
+    assert ap.rule_ids == ["device_lost_contact"]
     assert ap.affected[0].name == "Lobby-AP"
-    assert ap.explanation.startswith(
-        "Access point Lobby-AP lost contact with the controller twice between 02:10 and 05:40 UTC"
-    )
+    # The name says what it is, so it stands alone ("Lobby-AP", not "Access point Lobby-AP").
+    assert ap.explanation.startswith("Lobby-AP lost contact with the controller twice between 02:10 and 05:40 UTC")
     assert ap.samples[0].message == f"AP[Lobby-AP ({AP_MAC})] was disconnected"
+    assert [entry.time for entry in ap.timeline] == [at(2, 10), at(5, 40)]
     switch = next(f for f in report.findings if f.affected[0].id == SW_MAC)
-    assert switch.title == "Switch Core-Switch lost contact with the controller"
+    assert switch.title == "Core-Switch lost contact and came back"
     health = {row.mac: row for row in report.device_health}
     assert health[AP_MAC].problems == ["lost contact twice"]
     assert health[SW_MAC].problems == ["lost contact once"]
@@ -62,9 +69,21 @@ def test_lost_contact_is_grouped_per_device_and_named_from_the_device_list():
 
 def test_unknown_device_keeps_its_mac_as_the_name():
     report = run(legacy("EVT_AP_Lost_Contact", at(1), ap=AP_MAC))
-    finding = only(report, "device_lost_contact")
+    finding = only(report, "device_outage")
     assert finding.affected[0].name is None
-    assert f"Access point {AP_MAC} lost contact" in finding.explanation
+    assert f"{AP_MAC} lost contact with the controller at 01:00 UTC" in finding.explanation
+    # Nothing says it came back: still out of contact when the report was made, so severe.
+    assert finding.severity == "severe"
+    assert finding.title.endswith("is offline since Jan 24 01:00 UTC (23 h)")
+
+
+def test_incident_names_an_unlisted_device_by_the_kind_its_events_give():
+    # SUSPECTED ANALYZER BUG: the rule finding knew from EVT_AP_* that this is an access point, but the
+    # incident names it with `Situation.device_desc(mac)`, which only reads the device list, so it says
+    # "Device b4:fb:…". The kind the events gave should survive the correlation step.
+    report = run(legacy("EVT_AP_Lost_Contact", at(1), ap=AP_MAC))
+    finding = only(report, "device_outage")
+    assert finding.explanation.startswith(f"Access point {AP_MAC} lost contact")
 
 
 def test_flapping_needs_n_disconnects_within_the_window_and_both_families_count():
@@ -78,19 +97,27 @@ def test_flapping_needs_n_disconnects_within_the_window_and_both_families_count(
         legacy("EVT_SW_Lost_Contact", at(4), sw=SW_MAC),
         legacy("EVT_SW_Lost_Contact", at(7), sw=SW_MAC),
         device(AP_MAC, "Lobby-AP"),
+        device(SW_MAC, "Core", "usw"),
     )
     flapping = only(report, "device_flapping")
     assert (flapping.severity, flapping.count, flapping.affected[0].name) == ("severe", 3, "Lobby-AP")
+    assert flapping.incident == "device_outage"
     assert "3 of them within 60 minutes from 02:00 UTC" in flapping.explanation
-    calm = only(report, "device_lost_contact")
+    assert flapping.title == "Lobby-AP is flapping: lost contact 3 times, connected now"
+    # The switch is connected again: an outage that is over, not flapping.
+    calm = only(report, "device_outage")
     assert (calm.severity, calm.count, calm.affected[0].id) == ("medium", 3, SW_MAC)
+    assert calm.rule_ids == ["device_lost_contact"]
 
 
 def test_two_disconnects_in_an_hour_stay_below_the_flapping_threshold():
     report = run(
-        legacy("EVT_AP_Lost_Contact", at(2, 0), ap=AP_MAC), legacy("EVT_AP_Lost_Contact", at(2, 5), ap=AP_MAC)
+        legacy("EVT_AP_Lost_Contact", at(2, 0), ap=AP_MAC),
+        legacy("EVT_AP_Lost_Contact", at(2, 5), ap=AP_MAC),
+        device(AP_MAC, "Lobby-AP"),
     )
-    assert only(report, "device_lost_contact").count == 2
+    outage = only(report, "device_outage")
+    assert (outage.count, outage.severity, outage.rule_ids) == (2, "medium", ["device_lost_contact"])
     assert not [f for f in report.findings if f.rule_id == "device_flapping"]
 
 
@@ -116,7 +143,7 @@ CASES = [
     (legacy("EVT_SW_RestartedUnknown", at(1), sw=SW_MAC), "device_restarted_unexpectedly", "medium", SW_MAC),
     (
         legacy("EVT_GW_WANTransition", at(1), gw=GW_MAC, iface="eth8", state="down", subsystem="wan"),
-        "wan_down",
+        "wan_incident",  # still down when the report was made, with no backup: severe
         "severe",
         GW_MAC,
     ),
@@ -127,7 +154,7 @@ CASES = [
             category="INTERNET_AND_WAN",
             params={"DEVICE": dev_param(GW_MAC, "Gateway"), "WAN": {"id": "wan1", "name": "Internet 1"}},
         ),
-        "wan_down",
+        "wan_incident",
         "severe",
         "Internet 1",
     ),
@@ -138,7 +165,7 @@ CASES = [
             category="INTERNET_AND_WAN",
             params={"DEVICE": dev_param(GW_MAC, "Gateway")},
         ),
-        "wan_failover",
+        "wan_incident",  # the backup took over: medium
         "medium",
         GW_MAC,
     ),
@@ -172,7 +199,7 @@ CASES = [
         ),
         "firewall_block",
         "low",
-        "192.0.2.11",
+        "aa:bb:cc:00:00:01",
     ),
     (
         v2(
@@ -214,13 +241,6 @@ CASES = [
     (rogue("02:11:22:33:44:66", is_rogue=True), "rogue_ap", "medium", "02:11:22:33:44:66"),
     (legacy("EVT_AP_RadarDetected", at(1), ap=AP_MAC, channel="52"), "dfs_radar", "low", AP_MAC),
     (v2("DEVICE_RADAR_DETECTED_2", at(1), params={"DEVICE": dev_param()}), "dfs_radar", "low", AP_MAC),
-    (
-        legacy("EVT_AP_ChannelChanged", at(1), ap=AP_MAC, channel_from="36", channel_to="44"),
-        "channel_changed",
-        "low",
-        AP_MAC,
-    ),
-    (v2("AP_CHANNEL_CHANGED", at(1), params={"AP": dev_param()}), "channel_changed", "low", AP_MAC),
     (legacy("EVT_AP_PossibleInterference", at(1), ap=AP_MAC), "wifi_interference", "low", AP_MAC),
     (legacy("EVT_SW_PoeOverload", at(1), sw=SW_MAC, port="7"), "poe_overload", "medium", SW_MAC),
     (legacy("EVT_USP_RpsOutOfBudget", at(1), device=SW_MAC), "poe_overload", "medium", SW_MAC),
@@ -311,17 +331,24 @@ def test_wan_down_explains_which_uplink_and_when():
         for when in (at(3, 5), at(3, 50))
     ]
     report = run(*downs, device(GW_MAC, "UDM-Pro", "udm"))
-    finding = only(report, "wan_down")
-    assert finding.count == 2
+    finding = only(report, "wan_incident")
+    assert (finding.count, finding.rule_ids) == (2, ["wan_down"])
+    # A model name says what the device is: "UDM-Pro", not "gateway UDM-Pro".
     assert (
-        "The internet uplink eth8 of gateway UDM-Pro went down twice between 03:05 and 03:50 UTC"
+        "The internet uplink eth8 of UDM-Pro went down twice between 03:05 and 03:50 UTC"
         in finding.explanation
     )
+    # The report is made the next day (at(24)), so the moment carries its date.
+    assert finding.title == "Internet (WAN) is down since Jan 24 03:50 UTC"
 
 
 def test_wan_transition_without_state_reads_the_message():
     report = run(legacy("EVT_GW_WANTransition", at(1), gw=GW_MAC, msg="Gateway[x] WAN iface eth8 went down"))
-    assert only(report, "wan_down").count == 1
+    finding = only(report, "wan_incident")
+    assert (finding.count, finding.rule_ids) == (1, ["wan_down"])
+    # Newer firmware words it "inactive": also a down transition, not a recovery.
+    inactive = run(legacy("EVT_GW_WANTransition", at(1), gw=GW_MAC, msg="WAN iface eth8 is inactive"))
+    assert only(inactive, "wan_incident").rule_ids == ["wan_down"]
 
 
 def test_neighbouring_aps_are_summed_per_listening_ap():
@@ -329,13 +356,27 @@ def test_neighbouring_aps_are_summed_per_listening_ap():
     report = run(*rows, device(AP_MAC, "Lobby-AP"))
     finding = only(report, "neighbour_aps")
     assert (finding.severity, finding.count) == ("low", 12)
-    assert finding.title == "Access point Lobby-AP hears neighbouring networks"
+    assert finding.title == "Lobby-AP hears neighbouring networks"  # not "Access point Lobby-AP"
 
 
 def test_a_few_neighbouring_aps_are_not_worth_a_finding():
     report = run(*[rogue(f"02:00:00:00:00:{n:02x}", is_rogue=False) for n in range(3)])
     assert report.findings == []
     assert report.unknown_events == []
+
+
+def test_channel_changes_need_three_in_a_window_from_both_families():
+    # Automatic channel selection moves now and then: two changes are normal, the third is a finding.
+    changes = [
+        legacy("EVT_AP_ChannelChanged", at(1), ap=AP_MAC, channel_from="36", channel_to="44"),
+        v2("AP_CHANNEL_CHANGED", at(2), params={"AP": dev_param()}),
+    ]
+    quiet = run(*changes)
+    assert quiet.findings == []
+    assert quiet.unknown_events == []  # matched by the rule, just below its minimum
+    third = legacy("EVT_AP_ChannelChanged", at(3), ap=AP_MAC, channel_from="44", channel_to="36")
+    finding = only(run(*changes, third), "channel_changed")
+    assert (finding.severity, finding.count, finding.affected[0].id) == ("low", 3, AP_MAC)
 
 
 def test_channel_changes_escalate_when_they_pile_up():
@@ -403,8 +444,11 @@ def test_known_admin_addresses_decide_what_is_new():
     )
 
 
-@pytest.mark.parametrize(("count", "expected"), [(29, None), (30, "low"), (100, "medium")])
+@pytest.mark.parametrize(("count", "expected"), [(29, None), (30, "low"), (100, "low")])
 def test_client_churn_thresholds_with_both_families(count, expected):
+    # client_churn compares each client with the site's other clients (baseline): four quiet clients
+    # give the site its normal, and the phone needs at least the baseline's 30 events. There is no fixed
+    # escalation any more, so 100 events stay low.
     keys = ["EVT_WU_Connected", "EVT_WU_Disconnected", "EVT_WU_Roam"]
     records = []
     for n in range(count):
@@ -420,6 +464,8 @@ def test_client_churn_thresholds_with_both_families(count, expected):
                     params={"CLIENT": {"id": PHONE_MAC, "name": "Anna's iPhone"}, "AP": dev_param()},
                 )
             )
+    for n in range(4):
+        records += [legacy("EVT_WU_Connected", at(n + 1, m), user=f"06:00:00:00:00:0{n}") for m in (0, 30)]
     report = run(*records, client())
     churn = [f for f in report.findings if f.rule_id == "client_churn"]
     if expected is None:
@@ -427,7 +473,8 @@ def test_client_churn_thresholds_with_both_families(count, expected):
         assert report.unknown_events == []
     else:
         assert (churn[0].severity, churn[0].count) == (expected, count)
-        assert churn[0].affected[0].name == "Anna's iPhone"
+        assert [a.name for a in churn[0].affected if a.kind == "client"] == ["Anna's iPhone"]
+        assert f"Anna's iPhone ({PHONE_MAC})" in churn[0].explanation
 
 
 def test_unknown_keys_are_listed_with_counts_and_a_sample():
@@ -437,7 +484,8 @@ def test_unknown_keys_are_listed_with_counts_and_a_sample():
         v2(
             "EVENT_WITH_UNKNOWN_PLACEHOLDER",
             at(3),
-            category="SECURITY",
+            # Not SECURITY: a security row no rule knows is a controller_alert (test_correlate.py).
+            category="SYSTEM",
             message="{MYSTERY_ROLE} did something to {DST_IP}.",
             params={"DST_IP": {"id": "198.51.100.7", "name": "198.51.100.7"}},
         ),
@@ -460,4 +508,5 @@ def test_v2_message_falls_back_to_the_title():
 
 def test_alarm_rows_feed_the_same_rules():
     report = run(legacy("EVT_AP_Lost_Contact", at(1), kind=RecordKind.ALARM, ap=AP_MAC, archived=False))
-    assert only(report, "device_lost_contact").count == 1
+    finding = only(report, "device_outage")
+    assert (finding.count, finding.rule_ids) == (1, ["device_lost_contact"])

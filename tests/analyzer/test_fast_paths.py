@@ -283,11 +283,14 @@ def test_ips_copies_are_found_as_with_five_probes_for_every_hit(hits):
     with patch.object(engine_module, "DEDUPE_MEMORY", 3):  # small, so that old hits are forgotten
         for source, src, dst, second in hits:
             event = _event(source=source, src=src, dst=dst or None, action="detected")
+            # An IPS hit's content is its (source, destination); the engine looks up and remembers
+            # only hits that have both ends.
+            content = (src, dst) if dst else None
             copy = bool(dst) and _reference_duplicate(reference, source, src, dst, second)
-            assert engine._duplicate(event, second) is copy
+            assert (content is not None and engine._duplicate(event, content, second)) is copy
             copies += copy
-            if not copy:
-                engine._remember_ips(event, group, second)
+            if not copy and content is not None:
+                engine._remember(event, content, group, second)
                 if dst:
                     reference[(src, dst, second)] = source
                     if len(reference) > 3:

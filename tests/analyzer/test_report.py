@@ -66,24 +66,61 @@ def test_more_events_sort_first_within_a_severity():
     assert [f.affected[0].id for f in report.findings] == [SW_MAC, AP_MAC]
 
 
-def test_mutes_by_rule_device_client_and_signature():
+def test_mutes_by_rule_device_and_client():
     settings = Settings(
         mute_rules=["firmware_upgraded"],
         mute_devices=["lobby-ap", SW_MAC.upper()],
         mute_clients=["Anna's iPhone"],
-        mute_signatures=["ET SCAN"],
     )
     report = analyze(collection(mixed_site()), settings)
-    assert report.findings == []
-    assert report.muted_findings == 5
-    assert report.counts.total == 0
+    # Only the IPS campaign is left: its signature is not muted here (see the signature tests).
+    assert [f.rule_id for f in report.findings] == ["threat_campaign"]
+    assert report.muted_findings == 4
+    assert report.counts.total == 1
     # Muted findings' events are charted as "other", not as their severity.
-    assert sum(bucket.other for bucket in report.events_per_hour) == 5
+    assert sum(bucket.other for bucket in report.events_per_hour) == 4
+
+
+def test_mutes_by_signature_name():
+    # SUSPECTED ANALYZER BUG: IPS findings are grouped by internet address now, so no finding lists a
+    # "signature" entity any more, and Engine._muted only matches signatures against such entities:
+    # UNIFI_MUTE_SIGNATURES (which the campaign's own remediation recommends) mutes nothing.
+    settings = Settings(mute_signatures=["ET SCAN"])
+    report = analyze(collection(mixed_site()), settings)
+    assert "threat_campaign" not in [f.rule_id for f in report.findings]
+    assert report.muted_findings == 1
 
 
 def test_mute_signature_by_id():
+    # SUSPECTED ANALYZER BUG: as above, by signature id (the finding's details carry signature_id 2010937).
     report = analyze(collection([ips_alert(at(1))]), Settings(mute_signatures=["2010937"]))
     assert (report.findings, report.muted_findings) == ([], 1)
+
+
+def test_mutes_accept_incident_ids_and_member_rules():
+    lost = [legacy("EVT_AP_Lost_Contact", at(2), ap=AP_MAC), device(AP_MAC, "Lobby-AP")]
+    # By the incident's own id.
+    by_incident = analyze(collection(lost), Settings(mute_rules=["device_outage"]))
+    assert (by_incident.findings, by_incident.muted_findings) == ([], 1)
+    # By the only rule it was built from.
+    by_member = analyze(collection(lost), Settings(mute_rules=["device_lost_contact"]))
+    assert (by_member.findings, by_member.muted_findings) == ([], 1)
+    # A rule that is not among its members mutes nothing, and the incident id is no "unknown rule".
+    other = analyze(collection(lost), Settings(mute_rules=["device_reconnected"]))
+    assert [f.rule_id for f in other.findings] == ["device_outage"]
+    assert not any("does not exist" in note for note in by_incident.notes)
+    # An incident built from two rules stays while only one of them is muted.
+    both = [*lost, legacy("EVT_AP_Connected", at(2, 10), ap=AP_MAC)]
+    half = analyze(collection(both), Settings(mute_rules=["device_lost_contact"]))
+    assert [f.rule_ids for f in half.findings] == [["device_lost_contact", "device_reconnected"]]
+    whole = analyze(collection(both), Settings(mute_rules=["device_lost_contact", "device_reconnected"]))
+    assert whole.findings == []
+
+
+def test_severity_override_by_incident_id():
+    lost = [legacy("EVT_AP_Lost_Contact", at(2), ap=AP_MAC), device(AP_MAC, "Lobby-AP")]
+    report = analyze(collection(lost), Settings(severity_overrides={"device_outage": "low"}))
+    assert [(f.rule_id, f.severity.value) for f in report.findings] == [("device_outage", "low")]
 
 
 def test_severity_override_and_minimum_severity():
@@ -92,12 +129,12 @@ def test_severity_override_and_minimum_severity():
     # Same severity and count: the most recent first.
     assert [(f.rule_id, f.severity.value) for f in report.findings][:2] == [
         ("client_blocked", "severe"),
-        ("ips_threat_detected", "severe"),
+        ("threat_campaign", "severe"),
     ]
     assert {f.rule_id for f in report.findings} == {
-        "ips_threat_detected",
+        "threat_campaign",
         "client_blocked",
-        "device_lost_contact",
+        "device_outage",
     }
     assert report.muted_findings == 1  # firmware_upgraded is low
     assert (report.counts.severe, report.counts.medium, report.counts.low) == (2, 2, 0)
@@ -116,7 +153,7 @@ def test_ids_are_stable_across_runs_and_item_order():
     second = analyze(collection(later), Settings(), generated_at=datetime(2026, 2, 1, tzinfo=UTC))
     assert sorted(f.id for f in first.findings) == sorted(f.id for f in second.findings)
     assert len({f.id for f in first.findings}) == 5
-    lost = {f.affected[0].id: f.id for f in first.findings if f.rule_id == "device_lost_contact"}
+    lost = {f.affected[0].id: f.id for f in first.findings if f.rule_id == "device_outage"}
     assert lost[AP_MAC] != lost[SW_MAC]
 
 
@@ -189,11 +226,11 @@ def test_v2_device_models_name_the_device_family():
         v2("DEVICE_UNREACHABLE", at(1), params={"DEVICE": dev_param(SW_MAC, "Core", model="USW-24-PoE")}),
         v2("DEVICE_UNREACHABLE", at(1), params={"DEVICE": dev_param(GW_MAC, "Edge", model="UDM-Pro")}),
     ]
-    titles = sorted(f.title for f in analyze(collection(rows), Settings()).findings)
-    assert titles == [
-        "Gateway Edge lost contact with the controller",
-        "Switch Core lost contact with the controller",
-    ]
+    # SUSPECTED ANALYZER BUG: the rule findings name the family from the v2 row's model, but the
+    # device_outage incident names the device from the device list only (there is none here), so both
+    # read 'Device “Edge” ...' / 'Device “Core” ...'.
+    titles = sorted(f.title for f in analyze(collection(rows), Settings(), generated_at=at(24)).findings)
+    assert [title.split(" is offline")[0] for title in titles] == ["Gateway “Edge”", "Switch “Core”"]
 
 
 def test_an_unsupported_source_whose_stand_in_worked_is_no_gap():
@@ -209,3 +246,18 @@ def test_an_unsupported_source_whose_stand_in_worked_is_no_gap():
         "This controller does not provide anomalies (404); related findings may be missing."
     ]
     assert len(report.sources) == 5
+
+
+def test_events_that_open_no_finding_are_still_charted():
+    # SUSPECTED ANALYZER BUG: events a rule takes but whose group opens no finding (below min_count, or
+    # client churn that the baseline finds normal) are counted in total_events and events_per_category
+    # but left out of events_per_hour, so the chart and the counts disagree. Before the baseline this
+    # hit only groups under a min_count; now all client churn of a site with no outlier vanishes from the
+    # chart (half the events of the 100k-event test).
+    report = analyze(
+        collection([legacy("EVT_AP_ChannelChanged", at(1), ap=AP_MAC), legacy("EVT_WU_Connected", at(2), user=PHONE_MAC)]),
+        Settings(),
+    )
+    assert report.findings == []
+    assert report.total_events == sum(report.events_per_category.values()) == 2
+    assert sum(bucket.total for bucket in report.events_per_hour) == 2

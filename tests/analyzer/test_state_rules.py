@@ -84,14 +84,31 @@ def test_firmware_upgradable_and_outdated():
     )
     upgradable = only(report, "firmware_upgradable")
     assert (upgradable.severity, upgradable.affected[0].name) == ("low", "Lobby-AP")
-    assert "runs firmware 6.5.28; the controller offers 6.6.55" in upgradable.explanation
+    assert "newer firmware for Lobby-AP" in upgradable.explanation
     outdated = {f.affected[0].id: f for f in report.findings if f.rule_id == "firmware_outdated"}
     assert set(outdated) == {SW_MAC, GW_MAC}
     assert "below the required version 3.2.7" in outdated[GW_MAC].explanation
     assert outdated[SW_MAC].severity == "medium"
     rows = {row.mac: row for row in report.device_health}
-    assert rows[AP_MAC].problems == ["firmware 6.6.55 available"]
+    assert rows[AP_MAC].problems == ["firmware update available"]
     assert rows[AP_MAC].upgradable is True
+
+
+def test_firmware_updates_are_one_finding_per_site():
+    # Updates are one maintenance task: one finding naming every device, each device's row the problem.
+    report = run(
+        device(AP_MAC, "Lobby-AP", upgradable=True, upgrade_to="6.6.55"),
+        device(SW_MAC, "Core-Switch", "usw", upgradable=True, upgrade_to="7.0.1"),
+        device(GW_MAC, "Gateway", "udm"),
+    )
+    finding = only(report, "firmware_upgradable")
+    assert finding.count == 2
+    assert finding.title == "Firmware updates available for 2 device(s)"
+    assert "Lobby-AP" in finding.explanation and "Core-Switch" in finding.explanation
+    assert {a.id for a in finding.affected} == {AP_MAC, SW_MAC}
+    rows = {row.mac: row for row in report.device_health}
+    assert rows[SW_MAC].problems == rows[AP_MAC].problems == ["firmware update available"]
+    assert rows[GW_MAC].problems == []
 
 
 def test_load_and_temperature_thresholds():
@@ -128,11 +145,16 @@ def test_offline_devices_and_gateways_are_worse():
         device(GW_MAC, "Gateway", "udm", state="heartbeat missed"),
         device(SW_MAC, "Spare", "usw", state="disconnected", adopted=False),
     )
-    offline = {f.affected[0].id: f for f in report.findings if f.rule_id == "device_offline"}
+    # Something down now is severe whatever the device; an unadopted device is waiting, not offline.
+    offline = {f.affected[0].id: f for f in report.findings if f.rule_id == "device_outage"}
     assert set(offline) == {AP_MAC, GW_MAC}
-    assert offline[AP_MAC].severity == "medium"
-    assert offline[GW_MAC].severity == "severe"
-    assert "access point Garden-AP was disconnected" in offline[AP_MAC].explanation
+    assert {f.severity.value for f in offline.values()} == {"severe"}
+    assert {tuple(f.rule_ids) for f in offline.values()} == {("device_offline",)}
+    assert offline[AP_MAC].title == "Garden-AP is offline"
+    assert "(its state: disconnected)" in offline[AP_MAC].explanation
+    assert "(its state: heartbeat missed)" in offline[GW_MAC].explanation
+    pending = only(report, "device_pending_adoption")
+    assert (pending.severity, pending.affected[0].id) == ("low", SW_MAC)
 
 
 def test_poe_budget_from_the_port_table():
@@ -148,7 +170,7 @@ def test_poe_budget_from_the_port_table():
 
 def test_state_findings_do_not_count_as_events():
     report = run(device(AP_MAC, "Lobby-AP", state="disconnected"))
-    assert report.findings[0].rule_id == "device_offline"
+    assert (report.findings[0].rule_id, report.findings[0].rule_ids) == ("device_outage", ["device_offline"])
     assert report.total_events == 0
     assert sum(bucket.total for bucket in report.events_per_hour) == 0
     assert len(report.events_per_hour) == 24
