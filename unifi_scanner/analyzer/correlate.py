@@ -147,6 +147,9 @@ class RuleFinding:
     hours: dict[int, int] = field(default_factory=dict)
     sets: dict[str, list[str]] = field(default_factory=dict)
     problem: str | None = None
+    device_kind: str | None = None
+    """What the events called the device (`access point` for an `EVT_AP_*` key), for a device the
+    device list does not name."""
 
     @property
     def rule_id(self) -> str:
@@ -163,7 +166,7 @@ class Situation:
     generated_at: datetime
     clock: Clock
     resolve: Callable[[str], str | None]
-    device_desc: Callable[[str], tuple[str, str]]
+    device_desc: Callable[[str, str | None], tuple[str, str]]
     logins: Mapping[str, tuple[datetime, str | None]] = field(default_factory=dict)
     ips_mode: str = ""
     plain_signature: Callable[[str | None], str | None] = lambda signature: None
@@ -384,7 +387,7 @@ class _Builder:
         lost = by_rule.get("device_flapping") or by_rule.get("device_lost_contact")
         back = by_rule.get("device_reconnected")
         offline = by_rule.get("device_offline")
-        desc, Desc = self.situation.device_desc(mac)
+        desc, Desc = self.situation.device_desc(mac, _device_kind(members))
         device = self.situation.devices.get(mac)
         clock = self.clock
         values = {"desc": desc, "Desc": Desc}
@@ -477,7 +480,7 @@ class _Builder:
         if not (downs or failovers):
             return None  # a recovery alone: the rule's own low finding says it all
         clock = self.clock
-        desc, Desc = self.situation.device_desc(mac)
+        desc, Desc = self.situation.device_desc(mac, _device_kind(members))
         timeline: list[TimelineEntry] = []
         down_times = sorted(s.time for item in downs for s in item.finding.samples)
         failover_times = sorted(s.time for item in failovers for s in item.finding.samples)
@@ -773,6 +776,11 @@ class _Builder:
                 kind = (device.device_type or "").lower()
                 return "gateway" if kind in {"ugw", "usg", "ucg", "udm", "uxg"} else kind
         return "gateway" if incident.finding.incident == "wan_incident" else ""
+
+
+def _device_kind(members: list[RuleFinding]) -> str | None:
+    """The device kind the members' events gave, if any."""
+    return next((item.device_kind for item in members if item.device_kind), None)
 
 
 def _first_steps(members: list[Any]) -> list[str]:

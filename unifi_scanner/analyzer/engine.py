@@ -337,18 +337,19 @@ class Engine:
     def _ends(self, src: str | None, dst: str | None) -> tuple[str | None, str | None, str]:
         """An IPS hit's (remote, local, direction): which end is on the internet and which is ours.
 
-        Ours: the private, CGNAT and link-local ranges and the site's own addresses (devices, clients,
-        the gateway's WAN). Inbound when only the destination is ours, outbound when only the source
-        is, internal when both are (the source is then the one to look at). When neither is known to
-        be ours (the hit was aimed at a public address the lists do not name), the source is the
-        remote end and the hit counts as inbound.
+        Ours: the private, CGNAT and link-local ranges, the site's own addresses (devices, clients, the
+        gateway's WAN) and clients named by MAC. Inbound when only the destination is ours, outbound
+        when only the source is, internal when both are (the source is then the one to look at). When
+        neither is known to be ours (the hit was aimed at a public address the lists do not name), the
+        source is the remote end and the hit counts as inbound.
         """
         memo = self._ends_memo.get((src, dst))
         if memo is not None:
             return memo
         local = self.local_addresses
-        src_ours = bool(src) and (src in local or is_internal_address(src))
-        dst_ours = bool(dst) and (dst in local or is_internal_address(dst))
+        # A v2 row names a client it knows by MAC only (no address): only our own clients are.
+        src_ours = bool(src) and (src in local or is_internal_address(src) or norm_mac(src) is not None)
+        dst_ours = bool(dst) and (dst in local or is_internal_address(dst) or norm_mac(dst) is not None)
         if src_ours and dst_ours:
             ends = (src, dst, "internal")
         elif src_ours:
@@ -498,14 +499,28 @@ class Engine:
         found: list[RuleFinding] = []
         for rule in self.catalogue.rules:
             groups = self._finalists(rule)
+            used = groups
             extra: dict[str, str] = {}
             if rule.baseline is not None:
-                groups, extra = self._outliers(rule, groups)
+                groups, extra, used = self._outliers(rule, groups)
+            # Events of groups that open no finding (too few, or normal for this site) are still charted.
+            chosen = {id(group) for group in used}
+            for group in self.groups[rule.id].values():
+                if id(group) not in chosen:
+                    for hour, count in group.hours.items():
+                        _bump(hourly, hour, "other", count)
             for group in groups:
                 finding, context = self._finding(rule, group, extra)
                 problem = _fill(rule.problem, context, 120) if rule.problem is not None else None
                 sets = {name: list(values) for name, values in group.sets.items()}
-                found.append(RuleFinding(finding, dict(group.entities), group.hours, sets, problem))
+                item = RuleFinding(finding, dict(group.entities), group.hours, sets, problem,
+                                   group.device_kind)
+                if self._muted_signatures(finding):
+                    muted += 1
+                    for hour, count in group.hours.items():
+                        _bump(hourly, hour, "other", count)
+                else:
+                    found.append(item)
             # A rule's groups are spent once its findings exist: letting them go now keeps the peak near
             # the size of the report instead of the report plus every group (thousands on a busy site).
             self.groups[rule.id] = {}
@@ -558,13 +573,16 @@ class Engine:
         assert self.header is not None
         return Situation(
             devices=self.devices, window=self.header.window, generated_at=generated_at, clock=self.clock,
-            resolve=self._resolve, device_desc=lambda mac: self._device_words(mac)[:2], logins=self.logins,
+            resolve=self._resolve, device_desc=lambda mac, kind: self._device_words(mac, kind)[:2],
+            logins=self.logins,
             ips_mode=(self.header.controller.ips_mode or "").lower(),
             plain_signature=self.catalogue.plain_signature,
         )
 
-    def _outliers(self, rule: Rule, groups: list[_Group]) -> tuple[list[_Group], dict[str, str]]:
-        """The groups far above the site's own rate, merged into one group, and the words naming them.
+    def _outliers(self, rule: Rule,
+                  groups: list[_Group]) -> tuple[list[_Group], dict[str, str], list[_Group]]:
+        """The groups far above the site's own rate merged into one group, the words naming them, and
+        the outlier groups themselves.
 
         Rates are events per hour of the window, so a threshold means the same on a 1-hour and a 72-hour
         window; the median and the median absolute deviation of all the rule's groups describe what is
@@ -576,7 +594,7 @@ class Engine:
         hours = max((window.until - window.since).total_seconds() / 3600, 1 / 60)
         real = [group for group in groups if group.key != (OVERFLOW,) * len(group.key)]
         if len(real) < 3:
-            return [], {}  # too few to know what is normal here
+            return [], {}, []  # too few to know what is normal here
         rates = sorted(group.count / hours for group in real)
         median = statistics.median(rates)
         spread = statistics.median(abs(rate - median) for rate in rates) * 1.4826  # MAD as a std. dev.
@@ -585,7 +603,7 @@ class Engine:
                            if group.count >= baseline.min_count and group.count / hours >= floor),
                           key=lambda group: -group.count)
         if not outliers:
-            return [], {}
+            return [], {}, []
         merged = _Group((), {}, self._tracks[rule.id])
         for group in outliers:
             merged.absorb(group)
@@ -596,11 +614,12 @@ class Engine:
             names.append(f"{self._label(subject, subject)} {_rate(group.count / hours)} "
                          f"({_times(group.count)})")
         more = len(outliers) - len(names)
-        return [merged], {
+        extra = {
             "outliers": "; ".join(names) + (f"; and {more} more" if more else ""),
             "median_rate": _rate(median),
             "outlier_count": str(len(outliers)),
         }
+        return [merged], extra, outliers
 
     def _finalists(self, rule: Rule) -> list[_Group]:
         """The groups of a rule big enough (and, for new-address logins, new enough) to report."""
@@ -761,7 +780,8 @@ class Engine:
             kind = GROUP_FIELDS[field]
             if kind is not None:
                 add(kind, value)
-        for field, kind in (("device", "device"), ("client", "client"), ("local", "ip")):
+        for field, kind in (("device", "device"), ("client", "client"), ("local", "ip"),
+                            ("signature", "signature")):
             for value in group.sets.get(f"{field}s", {}):
                 add(kind, value)
         return affected
@@ -893,31 +913,41 @@ class Engine:
         )
 
     def _muted(self, finding: Finding) -> bool:
-        """True when the finding is muted by rule, device, client or signature.
+        """True when the finding is muted by rule, device or client.
 
         A rule's mute covers its escalations (`base_rule`); an incident is muted by its own id or
-        kind, or when every rule it was built from is muted.
+        kind, or when every rule it was built from is muted. Signatures are muted earlier, before
+        correlation (`_muted_signatures`).
         """
-        rules, devices, clients, signatures = self._mutes
+        rules, devices, clients, _ = self._mutes
         if rules and (
             finding.rule_id in rules or finding.incident in rules or finding.details.get("base_rule") in rules
             or (finding.rule_ids and rules.issuperset(finding.rule_ids))
         ):
             return True
-        if not (devices or clients or signatures):
+        if not (devices or clients):
             return False  # nothing else is muted (the usual case): no need to look at what it is about
-        signature_id = str(finding.details.get("signature_id") or "").lower()
         for item in finding.affected:
             labels = {item.id.lower(), (item.name or "").lower()}
             if item.kind == "device" and labels & devices:
                 return True
             if item.kind == "client" and labels & clients:
                 return True
-            if item.kind == "signature" and any(
-                mute == signature_id or mute in item.id.lower() for mute in signatures
-            ):
-                return True
         return False
+
+    def _muted_signatures(self, finding: Finding) -> bool:
+        """True when every IPS signature of a rule's finding is muted (by id, or by part of its name).
+
+        Applied to the rules' findings before correlation, so a muted signature's hits neither make
+        nor enlarge a threat campaign or the digest, while the same address's other signatures still do.
+        """
+        mutes = self._mutes[3]
+        named = [item.id.lower() for item in finding.affected if item.kind == "signature"]
+        if not mutes or not named:
+            return False
+        signature_id = str(finding.details.get("signature_id") or "").lower()
+        return all(any(mute in name or (len(named) == 1 and mute == signature_id) for mute in mutes)
+                   for name in named)
 
     def _device_health(self, problems: dict[str, list[tuple[int, str]]]) -> list[DeviceHealth]:
         """One row per device in the device list, with the problems of the delivered findings about it."""
