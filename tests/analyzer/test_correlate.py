@@ -61,7 +61,7 @@ def test_a_device_still_offline_is_severe_and_says_since_when():
     assert outage.title == "Access point “Lobby” is offline since Jan 24 02:10 UTC (21 h 50 min)"
     assert "had not come back when the report was made (its state: disconnected)" in outage.explanation
     assert outage.timeline[-1].time == at(24)
-    assert outage.timeline[-1].text.startswith("still disconnected when the report was made")
+    assert outage.timeline[-1].text.startswith("still offline when the report was made")
     assert_sorted(outage)
 
 
@@ -92,7 +92,8 @@ def test_flapping_is_severe_whether_or_not_the_device_is_back(state, now):
     drops = [legacy("EVT_SW_Lost_Contact", at(3, minute), sw=SW_MAC) for minute in (0, 20, 40)]
     report = run(*drops, device(SW_MAC, "Switch 16", "usw", state=state))
     flapping = only(report, "device_flapping")
-    assert (flapping.incident, flapping.severity, flapping.count) == ("device_outage", "severe", 3 + (state != "connected"))
+    expected = ("device_outage", "severe", 3 + (state != "connected"))
+    assert (flapping.incident, flapping.severity, flapping.count) == expected
     # "Switch 16", not "Switch Switch 16".
     assert flapping.title == f"Switch 16 is flapping: lost contact 3 times, {now}"
     assert not [f for f in report.findings if f.rule_id == "device_outage"]
@@ -160,10 +161,8 @@ def test_isp_quality_and_wan_health_join_the_wan_incident():
 
 
 def test_the_wan_explanation_mentions_the_isp_quality_it_took_in():
-    # SUSPECTED ANALYZER BUG: incidents.yaml's WAN texts end with {quality_text} ("During the incident:
-    # ...") and device_outage's with {extra}, but both are filled from the incident's members at build
-    # time, and isp_quality / subsystem_unhealthy findings have no device, so they only ever join later
-    # (`_Builder.attach`, which adds a timeline line and a rule id but leaves the explanation as it is).
+    # ISP quality has no device: it must join the WAN incident before its words are written, so the
+    # explanation can say what the connection was like during the outage.
     report = run(
         wan(at(3, 5), "down"), failover(at(3, 6)), wan(at(3, 40), "up"), GATEWAY,
         v2("ISP_HIGH_LATENCY", at(3, 10), category="INTERNET_AND_WAN"),
@@ -183,9 +182,7 @@ def test_timelines_are_sorted_and_bounded():
 
 
 def test_a_cut_timeline_says_what_it_left_out():
-    # SUSPECTED ANALYZER BUG: the WAN story keeps its first MAX_TIMELINE entries and silently drops the
-    # rest (`_bounded(timeline, 0, None, ...)`), so seven outages read as four with no word of the others;
-    # device outages and brute force say how many more there were.
+    # Seven outages do not fit the timeline: it must say how many events it left out, not drop them.
     items = [GATEWAY]
     for hour in range(7):
         items += [wan(at(hour, 0), "down"), failover(at(hour, 1)), wan(at(hour, 30), "up")]
@@ -203,7 +200,8 @@ def test_inbound_campaign_names_the_internal_target_to_investigate_and_the_sourc
         "Inbound: 196.196.244.84 (SE), an address on the internet, sent 1 hit at 01:00 UTC to "
         "Anna's iPhone (192.168.1.23) on your side.")
     assert campaign.remediation[0].startswith("Investigate Anna's iPhone (192.168.1.23) (the internal side)")
-    assert campaign.remediation[1] == "Consider blocking 196.196.244.84 (the external side) in a firewall rule."
+    assert campaign.remediation[1] == ("Consider blocking 196.196.244.84 (the external side) in a firewall "
+                                       "rule.")
     assert campaign.severity == "severe"  # detected, not blocked, not a mild family
 
 
@@ -213,7 +211,8 @@ def test_outbound_campaign_investigates_the_internal_host_and_blocks_the_remote(
     campaign = only(report, "threat_campaign")
     # Blocked, but an internal host reached out with a malware signature: severe.
     assert campaign.severity == "severe"
-    assert campaign.title == ("Anna's iPhone (192.168.1.23) contacted 185.220.101.4 (SE), flagged as "
+    # The payload's country is the source's, ours here: the internet end's is not known, so none is named.
+    assert campaign.title == ("Anna's iPhone (192.168.1.23) contacted 185.220.101.4, flagged as "
                               "ET MALWARE (1 hit, blocked)")
     assert campaign.explanation.startswith("Outbound: Anna's iPhone (192.168.1.23) on your side contacted")
     assert campaign.remediation[0].startswith("Investigate Anna's iPhone (192.168.1.23) (the internal side)")
@@ -236,10 +235,7 @@ def test_an_inbound_detected_mild_signature_is_medium():
 
 
 def test_internal_campaign_investigates_the_source_and_checks_the_target():
-    # SUSPECTED ANALYZER BUG: for a hit between two internal hosts the engine makes the source the
-    # campaign's subject (`remote`) and the target its `local`, but the internal texts fill {internal}
-    # and {internal_short} from the locals: the report says the TARGET "attacked other hosts" and asks
-    # to isolate it, and names it as its own target ("192.168.3.2 sent 1 hit ... to 192.168.3.2").
+    # Both ends are ours: the source is the host to isolate, the target the one to check.
     report = run(ips_alert(at(1), src="192.168.1.23", dst="192.168.3.2", signature=MALWARE), client())
     campaign = only(report, "threat_campaign")
     assert campaign.severity == "severe"
@@ -272,28 +268,26 @@ def test_quiet_blocked_sources_fold_into_one_digest_with_their_tops():
     assert digest.title == "IPS blocked 8 attempts from 7 sources"
     assert digest.details == {"sources": 7, "hits": 8}
     assert "Top sources: 203.0.113.9 (SE) 2 hits, 203.0.113.0 (SE) 1 hit," in digest.explanation
-    assert "Top targets on your side: Anna's iPhone (192.168.1.23) (6 hits) and 192.168.3.2 (2 hits)." \
-        in digest.explanation
-    assert ("Top signatures: ET SCAN Suspicious inbound to mySQL port 3306 (6 hits) and "
-            "ET EXPLOIT Apache log4j RCE Attempt (2 hits).") in digest.explanation
+    assert ("Top targets on your side: Anna's iPhone (192.168.1.23) (from 6 sources) and 192.168.3.2 "
+            "(from 1 source).") in digest.explanation
+    assert ("Top signatures: ET SCAN Suspicious inbound to mySQL port 3306 (6 sources) and "
+            "ET EXPLOIT Apache log4j RCE Attempt (1 source).") in digest.explanation
     # It names its top five sources, not every address.
     assert len([a for a in digest.affected if a.id.startswith("203.0.113.")]) == 5
 
 
-def test_digest_tops_count_each_hit_once_when_a_source_varies():
-    # SUSPECTED ANALYZER BUG: `_Builder.ips_digest` adds a source's TOTAL hits to every target and every
-    # signature that source used. One source sending 1 scan to Anna's iPhone and 2 exploits to
-    # 192.168.3.2 reads "Anna's iPhone (3 hits) and 192.168.3.2 (3 hits)", and the tops add up to more
-    # hits than the digest has.
+def test_digest_tops_count_sources_so_a_source_that_varies_is_not_counted_twice():
+    # A source's finding knows its hits, not how they split over its targets and signatures: adding
+    # its total to each read "3 hits" twice for 3 hits. The tops count the sources instead, exactly.
     hits = [ips_alert(at(1), action="blocked", src="203.0.113.1", dst="192.168.1.23")]
     hits += [ips_alert(at(2, n), action="blocked", src="203.0.113.1", dst="192.168.3.2",
                        signature="ET EXPLOIT Apache log4j RCE Attempt") for n in range(2)]
     digest = only(run(*hits, client()), "ips_digest")
     assert digest.count == 3
-    assert "Top targets on your side: 192.168.3.2 (2 hits) and Anna's iPhone (192.168.1.23) (1 hit)." \
-        in digest.explanation
-    assert ("Top signatures: ET EXPLOIT Apache log4j RCE Attempt (2 hits) and "
-            "ET SCAN Suspicious inbound to mySQL port 3306 (1 hit).") in digest.explanation
+    assert ("Top targets on your side: Anna's iPhone (192.168.1.23) (from 1 source) and 192.168.3.2 "
+            "(from 1 source).") in digest.explanation
+    assert ("Top signatures: ET SCAN Suspicious inbound to mySQL port 3306 (1 source) and "
+            "ET EXPLOIT Apache log4j RCE Attempt (1 source).") in digest.explanation
 
 
 def test_a_digest_past_the_per_rule_cap_says_more_than_n_sources():
@@ -325,7 +319,8 @@ def test_brute_force_followed_by_a_successful_login_says_so_first():
     success = legacy("EVT_AD_Login", at(4, 20), admin="admin", ip="203.0.113.5")
     incident = only(run(*failures(), success), "admin_brute_force")
     assert incident.severity == "severe"
-    assert incident.title == "Password guessing on the controller from 203.0.113.5, then a successful login as admin"
+    assert incident.title == ("Password guessing on the controller from 203.0.113.5, then a successful login "
+                              "as admin")
     assert "Then 04:20 UTC a login as admin from the same address SUCCEEDED" in incident.explanation
     assert incident.remediation[0].startswith("Confirm with the account's owner")
     assert texts(incident)[-1] == "successful login as admin"
@@ -339,7 +334,8 @@ def test_a_login_before_the_failures_is_not_a_success_after_them():
 
 
 def test_a_few_failed_logins_are_a_medium_incident():
-    spread = [legacy("EVT_AD_LoginFailed", at(hour * 3), admin="root", ip="198.51.100.7") for hour in range(2)]
+    spread = [legacy("EVT_AD_LoginFailed", at(hour * 3), admin="root", ip="198.51.100.7")
+              for hour in range(2)]
     finding = only(run(*spread), "admin_login_failed")
     assert (finding.incident, finding.severity) == ("admin_brute_force", "medium")
     assert finding.title == "Failed admin logins from 198.51.100.7"
@@ -350,7 +346,8 @@ def test_a_few_failed_logins_are_a_medium_incident():
 
 def blocked(when, policy: str, src: str):
     """A v2 firewall block of a known client by a policy."""
-    return v2("TRAFFIC_BLOCKED_KNOWN_SOURCE_CLIENT", when, category="SECURITY", subcategory="SECURITY_FIREWALL",
+    return v2("TRAFFIC_BLOCKED_KNOWN_SOURCE_CLIENT", when, category="SECURITY",
+              subcategory="SECURITY_FIREWALL",
               message="{SRC_CLIENT} was blocked from accessing {DST_IP} by the {TRIGGER} Firewall Policy.",
               params={"SRC_CLIENT": {"id": "aa:bb:cc:00:00:01", "ip": src, "name": "Lab-Camera"},
                       "DST_IP": {"id": "198.51.100.24", "name": "198.51.100.24"},
@@ -358,7 +355,8 @@ def blocked(when, policy: str, src: str):
 
 
 def test_firewall_blocks_are_one_finding_per_policy():
-    report = run(blocked(at(1), "no cameras out", "192.168.5.11"), blocked(at(2), "no cameras out", "192.168.5.12"))
+    report = run(blocked(at(1), "no cameras out", "192.168.5.11"),
+                 blocked(at(2), "no cameras out", "192.168.5.12"))
     finding = only(report, "firewall_block")
     assert (finding.count, finding.incident) == (2, None)
     assert "Lab-Camera (192.168.5.11), Lab-Camera (192.168.5.12)" in finding.explanation
@@ -390,7 +388,8 @@ def test_channel_changes_join_the_dfs_radar_finding_of_the_device():
 
 
 def test_anomalies_are_one_finding_per_site():
-    report = run(anomaly("USER_POOR_SIGNAL", PHONE_MAC, at(1)), anomaly("USER_SLEEPY_CLIENT", LAPTOP_MAC, at(2)))
+    report = run(anomaly("USER_POOR_SIGNAL", PHONE_MAC, at(1)),
+                 anomaly("USER_SLEEPY_CLIENT", LAPTOP_MAC, at(2)))
     finding = only(report, "anomaly")
     assert finding.count == 2
     assert {a.id for a in finding.affected} == {PHONE_MAC, LAPTOP_MAC}
@@ -479,12 +478,14 @@ def test_an_archived_alarm_acknowledges_the_finding_others_open():
 
 
 def test_a_high_v2_row_no_rule_knows_is_a_controller_alert_in_its_own_words():
-    row = v2("SOMETHING_SCARY_NEW", at(1), message="{DEVICE} is on fire.", title="Device on fire", severity="HIGH",
+    row = v2("SOMETHING_SCARY_NEW", at(1), message="{DEVICE} is on fire.", title="Device on fire",
+             severity="HIGH",
              params={"DEVICE": dev_param(SW_MAC, "Core", model="USW-24")})
     report = run(row)
     alert = only(report, "controller_alert")
     assert (alert.severity, alert.title) == ("medium", "Controller alert: Device on fire")
-    assert "The controller reported “Core is on fire.” once at 01:00 UTC and rated it HIGH." in alert.explanation
+    expected = "The controller reported “Core is on fire.” once at 01:00 UTC and rated it HIGH."
+    assert expected in alert.explanation
     assert "(SOMETHING_SCARY_NEW)" in alert.explanation
     assert report.unknown_events == []
 
@@ -504,7 +505,8 @@ def test_a_low_v2_row_no_rule_knows_is_an_unknown_event():
 @pytest.mark.parametrize("key", ["DEVICE_UNREACHABLE_WITH_DOWNLINKS", "GATEWAY_GONE_V9"])
 def test_a_variant_key_lands_in_the_rule_of_its_family(key):
     # GATEWAY_GONE_V9 matches no key or prefix of any rule: only its `event` family does.
-    row = v2(key, at(1), params={"DEVICE": dev_param(GW_MAC, "Edge", model="UDM-Pro")}, event="DEVICE_UNREACHABLE")
+    row = v2(key, at(1), params={"DEVICE": dev_param(GW_MAC, "Edge", model="UDM-Pro")},
+             event="DEVICE_UNREACHABLE")
     report = run(row, device(GW_MAC, "Edge", "udm"))
     assert only(report, "device_outage").rule_ids == ["device_lost_contact"]
     assert report.unknown_events == []
@@ -519,7 +521,8 @@ def test_an_unknown_family_keeps_a_made_up_key_unknown():
 
 
 def test_explanations_and_titles_speak_the_configured_zone():
-    items = [legacy("EVT_AP_Lost_Contact", at(13, 5), ap=AP_MAC), device(AP_MAC, "Lobby", state="disconnected")]
+    items = [legacy("EVT_AP_Lost_Contact", at(13, 5), ap=AP_MAC),
+             device(AP_MAC, "Lobby", state="disconnected")]
     report = analyze(collection(items), Settings(timezone="Europe/Berlin"), generated_at=at(20))
     outage = only(report, "device_outage")
     assert outage.title == "Access point “Lobby” is offline since 14:05 CET (6 h 55 min)"

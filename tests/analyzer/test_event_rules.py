@@ -57,7 +57,8 @@ def test_lost_contact_is_grouped_per_device_and_named_from_the_device_list():
     assert ap.rule_ids == ["device_lost_contact"]
     assert ap.affected[0].name == "Lobby-AP"
     # The name says what it is, so it stands alone ("Lobby-AP", not "Access point Lobby-AP").
-    assert ap.explanation.startswith("Lobby-AP lost contact with the controller twice between 02:10 and 05:40 UTC")
+    assert ap.explanation.startswith(
+        "Lobby-AP lost contact with the controller twice between 02:10 and 05:40 UTC")
     assert ap.samples[0].message == f"AP[Lobby-AP ({AP_MAC})] was disconnected"
     assert [entry.time for entry in ap.timeline] == [at(2, 10), at(5, 40)]
     switch = next(f for f in report.findings if f.affected[0].id == SW_MAC)
@@ -78,9 +79,7 @@ def test_unknown_device_keeps_its_mac_as_the_name():
 
 
 def test_incident_names_an_unlisted_device_by_the_kind_its_events_give():
-    # SUSPECTED ANALYZER BUG: the rule finding knew from EVT_AP_* that this is an access point, but the
-    # incident names it with `Situation.device_desc(mac)`, which only reads the device list, so it says
-    # "Device b4:fb:…". The kind the events gave should survive the correlation step.
+    # EVT_AP_* says it is an access point: the kind the events gave survives the correlation step.
     report = run(legacy("EVT_AP_Lost_Contact", at(1), ap=AP_MAC))
     finding = only(report, "device_outage")
     assert finding.explanation.startswith(f"Access point {AP_MAC} lost contact")

@@ -26,7 +26,6 @@ from tests.analyzer.payloads import (
 from unifi_scanner.analyzer import engine as engine_module
 from unifi_scanner.analyzer import normalize as normalize_module
 from unifi_scanner.analyzer.engine import Engine, _group_reader, _key_reader
-from unifi_scanner.analyzer.wording import UTC_CLOCK
 from unifi_scanner.analyzer.normalize import (
     _DEVICE_KINDS,
     _LEGACY_DEVICE_FIELDS,
@@ -40,6 +39,7 @@ from unifi_scanner.analyzer.normalize import (
     render_message,
 )
 from unifi_scanner.analyzer.rules import load_catalogue, parse_catalogue
+from unifi_scanner.analyzer.wording import UTC_CLOCK
 from unifi_scanner.models import Affected, EventSample, Finding, Record, RecordKind, Severity
 from unifi_scanner.settings import Settings
 

@@ -82,9 +82,8 @@ def test_mutes_by_rule_device_and_client():
 
 
 def test_mutes_by_signature_name():
-    # SUSPECTED ANALYZER BUG: IPS findings are grouped by internet address now, so no finding lists a
-    # "signature" entity any more, and Engine._muted only matches signatures against such entities:
-    # UNIFI_MUTE_SIGNATURES (which the campaign's own remediation recommends) mutes nothing.
+    # IPS findings are grouped by internet address: a muted signature must still take its hits out
+    # (the campaign's own remediation recommends UNIFI_MUTE_SIGNATURES).
     settings = Settings(mute_signatures=["ET SCAN"])
     report = analyze(collection(mixed_site()), settings)
     assert "threat_campaign" not in [f.rule_id for f in report.findings]
@@ -92,7 +91,7 @@ def test_mutes_by_signature_name():
 
 
 def test_mute_signature_by_id():
-    # SUSPECTED ANALYZER BUG: as above, by signature id (the finding's details carry signature_id 2010937).
+    # As above, by signature id (the finding's details carry signature_id 2010937).
     report = analyze(collection([ips_alert(at(1))]), Settings(mute_signatures=["2010937"]))
     assert (report.findings, report.muted_findings) == ([], 1)
 
@@ -226,9 +225,7 @@ def test_v2_device_models_name_the_device_family():
         v2("DEVICE_UNREACHABLE", at(1), params={"DEVICE": dev_param(SW_MAC, "Core", model="USW-24-PoE")}),
         v2("DEVICE_UNREACHABLE", at(1), params={"DEVICE": dev_param(GW_MAC, "Edge", model="UDM-Pro")}),
     ]
-    # SUSPECTED ANALYZER BUG: the rule findings name the family from the v2 row's model, but the
-    # device_outage incident names the device from the device list only (there is none here), so both
-    # read 'Device “Edge” ...' / 'Device “Core” ...'.
+    # With no device list, the incident names the family the v2 rows' models give.
     titles = sorted(f.title for f in analyze(collection(rows), Settings(), generated_at=at(24)).findings)
     assert [title.split(" is offline")[0] for title in titles] == ["Gateway “Edge”", "Switch “Core”"]
 
@@ -249,13 +246,11 @@ def test_an_unsupported_source_whose_stand_in_worked_is_no_gap():
 
 
 def test_events_that_open_no_finding_are_still_charted():
-    # SUSPECTED ANALYZER BUG: events a rule takes but whose group opens no finding (below min_count, or
-    # client churn that the baseline finds normal) are counted in total_events and events_per_category
-    # but left out of events_per_hour, so the chart and the counts disagree. Before the baseline this
-    # hit only groups under a min_count; now all client churn of a site with no outlier vanishes from the
-    # chart (half the events of the 100k-event test).
+    # Events whose group opens no finding (below min_count, or churn the baseline finds normal) are
+    # charted as other, so the chart and the counts agree.
     report = analyze(
-        collection([legacy("EVT_AP_ChannelChanged", at(1), ap=AP_MAC), legacy("EVT_WU_Connected", at(2), user=PHONE_MAC)]),
+        collection([legacy("EVT_AP_ChannelChanged", at(1), ap=AP_MAC),
+                    legacy("EVT_WU_Connected", at(2), user=PHONE_MAC)]),
         Settings(),
     )
     assert report.findings == []

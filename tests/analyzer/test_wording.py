@@ -38,7 +38,8 @@ def test_device_phrase_does_not_stutter_and_quotes_plain_names(kind, name, model
 
 
 def test_a_model_that_differs_from_the_name_does_not_make_the_name_stand_alone():
-    assert device_phrase("access point", "Lobby", "U6-Lite") == ("access point “Lobby”", "Access point “Lobby”")
+    expected = ("access point “Lobby”", "Access point “Lobby”")
+    assert device_phrase("access point", "Lobby", "U6-Lite") == expected
 
 
 BERLIN = Clock.named("Europe/Berlin")

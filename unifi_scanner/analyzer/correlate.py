@@ -38,7 +38,7 @@ OVERFLOW = "(many)"
 
 FIELDS: dict[str, frozenset[str]] = {
     "device_outage": frozenset({
-        "desc", "Desc", "drops", "drops_title", "now", "between", "between_back", "peak", "state",
+        "desc", "Desc", "drops", "drops_title", "each", "now", "between", "between_back", "peak", "state",
         "since_title", "lost_phrase", "state_word", "extra", "after_title", "after_text", "reconnects"}),
     "wan_incident": frozenset({
         "desc", "Desc", "networks", "downs", "between", "since_title", "after_title", "failover_text",
@@ -195,6 +195,7 @@ def correlate(found: Iterable[RuleFinding], situation: Situation,
             buckets.setdefault((kind, subject), []).append(item)
         else:
             rest.append(item)
+    rest = _attach(buckets, rest, catalogue, situation)
     builder = _Builder(catalogue, situation)
     out: list[Correlated] = []
     digestible: list[RuleFinding] = []
@@ -217,8 +218,51 @@ def correlate(found: Iterable[RuleFinding], situation: Situation,
     if len(policies) > 1:
         rest = [item for item in rest if item not in policies]
         out.append(builder.firewall_digest(policies))
-    leftovers = builder.attach(out, rest)
-    return out + [Correlated(item.finding, [item]) for item in leftovers]
+    return out + [Correlated(item.finding, [item]) for item in rest]
+
+
+def _attach(buckets: dict[tuple[str, str], list[RuleFinding]], rest: list[RuleFinding],
+            catalogue: IncidentCatalogue, situation: Situation) -> list[RuleFinding]:
+    """Put subject-less findings (site health, ISP quality) into the incident they explain.
+
+    Site health rating WLAN poorly while an AP is down says nothing new; nor does ISP quality during
+    a WAN incident. Each joins the first incident of the kind and device type its catalogue entry
+    names (one whose device is not connected now first), before the incident is told, so its words
+    can say so; findings no incident explains are returned.
+    """
+    left: list[RuleFinding] = []
+    for item in rest:
+        target = None
+        for kind, spec in catalogue.incidents.items():
+            wanted = spec.attach.get(item.rule_id)
+            device_type = (wanted.get(item.entities.get("subsystem", "*").lower()) or wanted.get("*")
+                           if wanted else None)
+            if device_type is None:
+                continue
+            candidates = [key for key in buckets if key[0] == kind
+                          and _device_type(situation.devices.get(key[1]), kind) == device_type]
+            candidates.sort(key=lambda key: _connected(situation.devices.get(key[1])))
+            if candidates:
+                target = candidates[0]
+                break
+        if target is None:
+            left.append(item)
+        else:
+            buckets[target].append(item)
+    return left
+
+
+def _device_type(device: Device | None, kind: str) -> str:
+    """A device's family as the catalogue's `attach` names it (`uap`, `usw`, `gateway`)."""
+    if device is None:
+        return "gateway" if kind == "wan_incident" else ""
+    family = (device.device_type or "").lower()
+    return "gateway" if family in {"ugw", "usg", "ucg", "udm", "uxg"} else family
+
+
+def _connected(device: Device | None) -> bool:
+    """True when the device list says the device is connected now."""
+    return device is not None and device.state == "connected"
 
 
 def _join_companions(found: list[RuleFinding], companions: Mapping[str, str],
@@ -342,6 +386,10 @@ class _Builder:
             for name, value in finding.details.items():
                 details.setdefault(name, value)
         details.pop("base_rule", None)
+        attachable = {rule_id for spec in self.catalogue.incidents.values() for rule_id in spec.attach}
+        timeline = sorted(timeline + [self._entry(item.finding.first_seen, item.finding.title)
+                                      for item in members if item.rule_id in attachable],
+                          key=lambda entry: entry.time)
         finding = Finding(
             id=ident, rule_id=rule_id, severity=severity, category=findings[0].category,
             title=_fill(title, values, 200), explanation=_fill(explanation, values, 2000),
@@ -358,26 +406,29 @@ class _Builder:
         """One timeline entry (texts are built from cleaned values)."""
         return TimelineEntry(time=moment, text=text[:300])
 
-    def _bounded(self, entries: list[TimelineEntry], left_out: int, finding: Finding | None,
-                 noun: str) -> list[TimelineEntry]:
-        """The story sorted and cut to the catalogue's length, saying how many `noun`s it leaves out.
+    def _bounded(self, entries: list[TimelineEntry], left_out: int, first: datetime | None,
+                 last: datetime | None) -> list[TimelineEntry]:
+        """The story sorted and cut to the catalogue's length, saying how many events it leaves out.
 
-        A finding keeps a few sample events, the first the controller sent: the newest for a feed that
-        pages newest first. The note goes where the left-out events are: before the samples when the
-        finding began earlier than its first sample, else after the last.
+        `left_out` events were never among the entries: a finding keeps a few sample events, the first
+        the controller sent, which are the newest for a feed that pages newest first. The note goes
+        where they are: before the entries when the story began earlier than its first entry, else
+        after the last. Entries past the length are cut from the end and counted too.
         """
         entries.sort(key=lambda entry: entry.time)
         room = self.catalogue.timeline_max
-        if left_out <= 0 or finding is None:
-            return entries[:room]
+        if len(entries) > room:
+            left_out += len(entries) - (room - 1)
+            entries = entries[: room - 1]
+        if left_out <= 0 or first is None or last is None:
+            return entries
         entries = entries[: room - 1]
-        earliest = min((entry.time for entry in entries), default=finding.last_seen)
-        if finding.first_seen < earliest:
-            note = self._entry(finding.first_seen, f"{_plural(left_out, noun)} before these, the first at "
-                                                   f"{self.clock.at(finding.first_seen)}")
-            return [note, *entries]
-        return [*entries, self._entry(finding.last_seen, f"… {_plural(left_out, noun)} more, the last at "
-                                                         f"{self.clock.at(finding.last_seen)}")]
+        earliest = entries[0].time if entries else last
+        if first < earliest:
+            return [self._entry(first, f"{_plural(left_out, 'event')} before these, the first at "
+                                       f"{self.clock.at(first)}"), *entries]
+        return [*entries, self._entry(last, f"… {_plural(left_out, 'event')} more, the last at "
+                                            f"{self.clock.at(last)}")]
 
     # ---------------------------------------------------------------- device outage
 
@@ -412,18 +463,21 @@ class _Builder:
             lost is not None and not connected_now and (last_up is None or last_up < last_down))
         if open_now:
             seen = device.last_seen if device is not None and device.last_seen else last_down
-            note = f"still {state if offline else 'out of contact'} when the report was made"
+            note = ("still offline when the report was made" if state in {"disconnected", "unknown"}
+                    else f"still not connected when the report was made (state: {state})")
             if seen is not None and seen < self.situation.generated_at:
                 note += f" (last seen {clock.at(seen, self.situation.generated_at)})"
             timeline.append(self._entry(self.situation.generated_at, note))
         more = (lost.finding.count - len(downs)) if lost else 0
-        timeline = self._bounded(timeline, more, lost.finding if lost else None, "drop")
+        timeline = self._bounded(timeline, more, lost.finding.first_seen if lost else None,
+                                 lost.finding.last_seen if lost else None)
         for item in members:
             acknowledged = item.finding.details.get("acknowledged")
             if acknowledged:
                 timeline.append(self._entry(item.finding.last_seen, f"acknowledged {acknowledged}"))
         if lost is not None:
-            values.update(drops=_times(lost.finding.count),
+            several = lost.finding.count > 1
+            values.update(drops=_times(lost.finding.count), each=" each time" if several else "",
                           drops_title="" if lost.finding.count == 1 else f"{lost.finding.count} times ",
                           between=clock.between(lost.finding.first_seen, lost.finding.last_seen))
             peak = lost.finding.details.get("peak")
@@ -496,16 +550,16 @@ class _Builder:
                 longest = gap if longest is None or gap > longest else longest
         timeline += [self._entry(t, "switched to the backup connection") for t in failover_times]
         timeline += [self._entry(t, "connection restored") for t in restore_times]
-        for item in members:
-            if item.rule_id == "isp_quality":
-                timeline.append(self._entry(item.finding.first_seen, item.finding.title))
-        timeline = self._bounded(timeline, 0, None, "event")
+        sampled = len(timeline)
         last_down = max((item.finding.last_seen for item in downs), default=None)
         last_restore = max((item.finding.last_seen for item in restores), default=None)
         open_now = last_down is not None and (last_restore is None or last_restore < last_down)
         primary = downs or failovers
         first = min(item.finding.first_seen for item in primary)
         last = max(item.finding.last_seen for item in primary)
+        total = sum(item.finding.count for item in downs + failovers + restores)
+        timeline = self._bounded(timeline, total - sampled, first,
+                                 max([last, *(item.finding.last_seen for item in restores)]))
         quality = [item for item in members if item.rule_id in {"isp_quality", "subsystem_unhealthy"}]
         values = {
             "desc": desc, "Desc": Desc, "networks": networks,
@@ -550,20 +604,22 @@ class _Builder:
         first = min(f.first_seen for f in findings)
         last = max(f.last_seen for f in findings)
         labels = [self._label(address) for address in locals_]
-        country = next((str(f.details[name]) for f in findings for name in ("src_country", "dst_country")
-                        if f.details.get(name)), "")
-        asn = next((str(f.details["asn"]) for f in findings if f.details.get("asn")), "")
-        origin = ", ".join(part for part in (country, asn) if part)
-        peak = next((str(f.details["peak"]) for f in findings if f.details.get("peak")), "")
-        families = [self.situation.plain_signature(signature) for signature in signatures]
-        meaning = _join(list(dict.fromkeys(f for f in families if f))) or (
-            "traffic the gateway's threat management flagged as an intrusion attempt")
         if "outbound" in directions:
             variant = "outbound"
         elif "internal" in directions:
             variant = "internal"
         else:
             variant = "inbound"
+        # The country and network of the internet end: the source of an inbound hit, the destination of
+        # an outbound one; an internal hit has none.
+        side = {"inbound": ("src_country",), "outbound": ("dst_country",)}.get(variant, ())
+        country = next((str(f.details[name]) for f in findings for name in side if f.details.get(name)), "")
+        asn = next((str(f.details["asn"]) for f in findings if f.details.get("asn")), "") if side else ""
+        origin = ", ".join(part for part in (country, asn) if part)
+        peak = next((str(f.details["peak"]) for f in findings if f.details.get("peak")), "")
+        families = [self.situation.plain_signature(signature) for signature in signatures]
+        meaning = _join(list(dict.fromkeys(f for f in families if f))) or (
+            "traffic the gateway's threat management flagged as an intrusion attempt")
         milder = all(item.finding.severity.rank < Severity.MEDIUM.rank or (
             item.rule_id == "ips_threat_detected" and item.finding.severity is not Severity.SEVERE)
             for item in members)
@@ -579,12 +635,17 @@ class _Builder:
                        f"NOT blocked" + (f"; {blocked} blocked." if blocked else "."))
         else:
             outcome = "The gateway blocked every one of them."
-        internal = _join(labels[:3], max(0, len(labels) - 3)) or "a host on your side"
+        targets = _join(labels[:3], max(0, len(labels) - 3)) or "a host on your side"
+        targets_short = _join(labels[:2], max(0, len(labels) - 2)) or "the targeted host"
+        if variant == "internal":
+            # Both ends are ours: the source (the subject) is the host that attacked the others.
+            internal = internal_short = self._label(remote)
+        else:
+            internal, internal_short = targets, labels[0] if labels else "A host on your side"
         values = {
             "remote": remote, "origin": f" ({origin})" if origin else "",
-            "hits": _plural(hits, "hit"), "times": _times(hits), "targets": internal, "internal": internal,
-            "targets_short": _join(labels[:2], max(0, len(labels) - 2)) or "the targeted host",
-            "internal_short": labels[0] if labels else "A host on your side",
+            "hits": _plural(hits, "hit"), "times": _times(hits), "targets": targets, "internal": internal,
+            "targets_short": targets_short, "internal_short": internal_short,
             "not_blocked_title": f", {not_blocked} not blocked" if not_blocked else ", all blocked",
             "blocked_word": ", not blocked" if not_blocked == hits else ", blocked" if not not_blocked else
                             f", {not_blocked} not blocked",
@@ -612,7 +673,7 @@ class _Builder:
                                                                     f"{clock.at(item.finding.last_seen)}"))
         if last > first:
             timeline.append(self._entry(last, "last hit"))
-        timeline = self._bounded(timeline, 0, None, "hit")
+        timeline = self._bounded(timeline, 0, None, None)
         return self._finding("threat_campaign", "threat_campaign", remote, variant, values, members,
                              severity, timeline)
 
@@ -627,17 +688,16 @@ class _Builder:
         top = spec.top
         ranked = sorted(known, key=lambda item: (-item.finding.count, item.entities["remote"]))[:top]
         top_sources = _join([self._source_label(item) for item in ranked]) or "not known"
+        # A source's finding counts its hits, not how they split over its targets and signatures: the
+        # tops count the sources that hit each target or used each signature, which is exact.
         targets: Counter[str] = Counter()
         kinds: Counter[str] = Counter()
         for item in members:
-            for address in item.sets.get("locals", ()):
-                targets[address] += item.finding.count
-            named = item.sets.get("signatures") or [_threat_type(item.finding)]
-            for signature in named:
-                kinds[signature] += item.finding.count
-        top_targets = _join([f"{self._label(address)} ({_plural(count, 'hit')})"
+            targets.update(item.sets.get("locals", ()))
+            kinds.update(item.sets.get("signatures") or [_threat_type(item.finding)])
+        top_targets = _join([f"{self._label(address)} (from {_plural(count, 'source')})"
                              for address, count in targets.most_common(top)]) or "not known"
-        top_signatures = _join([f"{signature} ({_plural(count, 'hit')})"
+        top_signatures = _join([f"{signature} ({_plural(count, 'source')})"
                                 for signature, count in kinds.most_common(top)])
         first = min(f.first_seen for f in findings)
         last = max(f.last_seen for f in findings)
@@ -726,56 +786,6 @@ class _Builder:
         variant = "guessing" if guessing else "failures"
         return self._finding("admin_brute_force", failed.rule_id, address, variant, values, members, severity,
                              timeline, steps)
-
-    # ---------------------------------------------------------------- attached findings
-
-    def attach(self, incidents: list[Correlated], rest: list[RuleFinding]) -> list[RuleFinding]:
-        """Fold subject-less findings (site health, ISP quality) into an incident they explain.
-
-        Site health rating WLAN poorly while an AP is down says nothing new; nor does ISP quality
-        during a WAN incident. Each joins the first matching incident (open ones first) and adds a
-        line to its story; findings no incident explains are returned unchanged.
-        """
-        left: list[RuleFinding] = []
-        for item in rest:
-            target = self._attach_target(incidents, item)
-            if target is None:
-                left.append(item)
-                continue
-            target.members.append(item)
-            finding = target.finding
-            finding.rule_ids = sorted({*finding.rule_ids, item.rule_id})
-            finding.timeline = sorted(
-                [*finding.timeline, self._entry(item.finding.first_seen, item.finding.title)],
-                key=lambda entry: entry.time)[: self.catalogue.timeline_max]
-            finding.count += item.finding.count if item.finding.rule_id != "subsystem_unhealthy" else 0
-        return left
-
-    def _attach_target(self, incidents: list[Correlated], item: RuleFinding) -> Correlated | None:
-        """The incident a subject-less finding belongs to, if any."""
-        for kind, spec in self.catalogue.incidents.items():
-            wanted = spec.attach.get(item.rule_id)
-            if not wanted:
-                continue
-            subsystem = item.entities.get("subsystem", "*").lower()
-            device_type = wanted.get(subsystem) or wanted.get("*")
-            if device_type is None:
-                continue
-            candidates = [inc for inc in incidents if inc.finding.incident == kind
-                          and self._device_type(inc) == device_type]
-            candidates.sort(key=lambda inc: -inc.finding.severity.rank)
-            if candidates:
-                return candidates[0]
-        return None
-
-    def _device_type(self, incident: Correlated) -> str:
-        """The device family of an incident's subject (`uap`, `usw`, `gateway`), from the device list."""
-        for entity in incident.finding.affected:
-            device = self.situation.devices.get(entity.id) if entity.kind == "device" else None
-            if device is not None:
-                kind = (device.device_type or "").lower()
-                return "gateway" if kind in {"ugw", "usg", "ucg", "udm", "uxg"} else kind
-        return "gateway" if incident.finding.incident == "wan_incident" else ""
 
 
 def _device_kind(members: list[RuleFinding]) -> str | None:

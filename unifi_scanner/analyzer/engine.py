@@ -310,8 +310,9 @@ class Engine:
             return
         stamp = int(event.time.timestamp())
         if event.action is not None:
-            self.ips_events += 1
-            self.ips_signed += bool(event.signature)
+            if "remote" in rule.group_fields:  # IPS rules (firewall blocks name no signature by nature)
+                self.ips_events += 1
+                self.ips_signed += bool(event.signature)
             event.remote, event.local, event.direction = self._ends(event.src, event.dst)
             content = (event.src, event.dst) if event.src and event.dst else None
         else:
