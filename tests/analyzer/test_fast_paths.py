@@ -7,6 +7,7 @@ import re
 from collections import Counter, OrderedDict
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -220,11 +221,26 @@ def test_a_group_remembers_devices_and_clients_only_when_they_are_not_its_key():
     for index, (device, client) in enumerate([(AP_MAC, PHONE_MAC), (AP_MAC, LAPTOP_MAC), (None, PHONE_MAC)]):
         event = _event(device=device, client=client, key=f"K{index % 2}", signature="ET SCAN x")
         for group in (by_client, by_nothing):
-            group.add(event, int(event.time.timestamp()), real=True, slice_seconds=None)
+            group.add(event, int(event.time.timestamp()), real=True, window=None, hour=1)
     assert by_client.sets == {"keys": {"K0": None, "K1": None}, "signatures": {"ET SCAN x": None},
                               "devices": {AP_MAC: None}}
     assert by_nothing.sets["clients"] == {PHONE_MAC: None, LAPTOP_MAC: None}
-    assert by_nothing.count == 3 and by_nothing.hours == {int(at(1).timestamp()) // 3600: 3}
+    assert by_nothing.count == 3 and by_nothing.hours == {1: 3}
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_a_burst_is_counted_exactly_in_either_time_order_keeping_only_one_window(newest_first):
+    # Events 0, 100, ..., 900 s, then a burst of 8 at 5000-5007 s, then 9000 s: within 600 s, the
+    # most are the burst's 8 (the first ten span 900 s, so at most 7 of them fit in 600 s).
+    stamps = [*range(0, 1000, 100), *range(5000, 5008), 9000]
+    group = _Group(("k",), {}, window=600)
+    most_kept = 0
+    for stamp in sorted(stamps, reverse=newest_first):
+        group.add(_event(), stamp, real=True, window=600)
+        assert group.recent is not None
+        most_kept = max(most_kept, len(group.recent))
+    assert (group.burst, group.burst_start) == (8, 5000)
+    assert most_kept == 8  # never more than one window's events
 
 
 _GROUPED = """

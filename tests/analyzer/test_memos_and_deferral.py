@@ -158,7 +158,7 @@ def test_every_memo_is_bounded():
         normalize_module._mac_text: MAX_MACS,
         normalize_module._legacy_key: MAX_MEMO,
         normalize_module._source_name: MAX_MEMO,
-        normalize_module.is_internal_address: MAX_MEMO,
+        normalize_module._internal_v6: MAX_MEMO,
         normalize_module._kind_from_model: MAX_MEMO,
         normalize_module._template_parts: MAX_TEMPLATES,
     }

@@ -13,9 +13,9 @@ arrive in any order), applies escalation, overrides, mutes and the minimum sever
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import statistics
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -33,7 +33,14 @@ from unifi_scanner.analyzer.normalize import (
     norm_mac,
     normalize,
 )
-from unifi_scanner.analyzer.rules import GROUP_FIELDS, Catalogue, Condition, Escalation, Rule, conditions_hold
+from unifi_scanner.analyzer.rules import (
+    GROUP_FIELDS,
+    Catalogue,
+    Condition,
+    Escalation,
+    Rule,
+    conditions_hold,
+)
 from unifi_scanner.analyzer.state_checks import CHECKS
 from unifi_scanner.analyzer.wording import Clock, device_phrase
 from unifi_scanner.errors import ConfigError
@@ -58,8 +65,17 @@ from unifi_scanner.models import (
 from unifi_scanner.settings import Settings
 
 MAX_EVENT_IDS = 20
+"""Event ids a finding keeps (fewer when its rule keeps fewer samples)."""
+MAX_DENSE_HOURS = 24 * 8
+"""The longest window (in hours) whose per-hour counts a group keeps in a list made at once (8 bytes
+an hour: at most 1.5 KiB a group); a longer window counts in a dict, as events come."""
 MAX_SAMPLES = 5
+"""Sample events a finding keeps, unless its rule asks for fewer (`Rule.samples`)."""
 MAX_SET = 10
+SET_LIMITS = {"signatures": 5, "locals": 5, "clients": 5}
+"""Smaller bounds for the sets each IPS group fills, one group per internet address: a campaign names
+its first three signatures and targets, the digest ranks them across all sources, and with hundreds of
+groups the extra entries cost more memory than they tell."""
 MAX_GROUPS_PER_RULE = 500
 MAX_UNKNOWN_KEYS = 500
 MAX_NAMES = 20_000
@@ -84,12 +100,22 @@ class _Group:
     """What one finding-to-be remembers: bounded whatever the number of events."""
 
     __slots__ = ("key", "entities", "count", "first", "last", "event_ids", "samples", "hours",
-                 "slices", "attrs", "sets", "forced", "severity_hint", "device_kind", "events", "tracked")
+                 "recent", "burst", "burst_start", "attrs", "sets", "forced", "severity_hint", "device_kind",
+                 "events", "tracked", "learned", "max_samples", "max_ids", "dense")
 
     def __init__(self, key: tuple[str, ...], entities: dict[str, str],
-                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+                 extra: tuple[tuple[str, str], ...] = (), window: int | None = None,
+                 max_samples: int = MAX_SAMPLES, span_hours: int = 0) -> None:
         """An empty group for one grouping key; `add` fills it. `extra` are the (set name, event field)
-        pairs the rule asks to track beyond the usual ones (`Rule.track`)."""
+        pairs the rule asks to track beyond the usual ones (`Rule.track`); `window` is the burst
+        window of the rule's escalation, in seconds; `max_samples` the rule's bound on samples (event
+        ids are kept in proportion); `span_hours` the report window's hours."""
+        self.max_samples = max_samples
+        self.max_ids = MAX_EVENT_IDS * max_samples // MAX_SAMPLES
+        # Counts per hour of the window in one list made at once, rather than a dict that grows an
+        # entry at a time as the stream goes by: with hundreds of groups, the growing tables were
+        # scattered through memory the stream's pages had used, and kept it from being reused.
+        self.dense: list[int] | None = [0] * span_hours if 0 < span_hours <= MAX_DENSE_HOURS else None
         self.key = key
         self.entities = entities
         self.count = 0
@@ -100,11 +126,16 @@ class _Group:
         # (id, time, key, message) of the first events: each becomes an EventSample only once its
         # message has names filled in (`_named_sample`), so no model is built and then copied.
         self.samples: list[tuple[str, datetime, str, str]] = []
-        self.hours: dict[int, int] = {}
-        self.slices: dict[int, int] = {}
+        self.hours: dict[int, int] = {}  # hours outside the window (or all, for a long window)
+        # The times of the events within one burst window of the latest (`add`), and the most events
+        # ever seen within one window with the time the first of them happened.
+        self.recent: deque[int] | None = deque() if window else None
+        self.burst = 0
+        self.burst_start = 0
         self.attrs: dict[str, str] = {}
         self.sets: dict[str, dict[str, None]] = {}
         self.forced = False
+        self.learned = False  # took the attributes of a copy from another source (`Engine._duplicate`)
         self.severity_hint: Severity | None = None
         self.device_kind: str | None = None
         # (set name, event field) pairs `add` remembers; devices and clients only when they do not
@@ -112,8 +143,15 @@ class _Group:
         self.tracked = (("keys", "key"), ("admins", "admin"), ("signatures", "signature")) + tuple(
             (f"{field}s", field) for field in ("device", "client") if field not in entities) + extra
 
-    def add(self, event: Event, stamp: int, *, real: bool, slice_seconds: int | None) -> None:
-        """Fold one event in; `stamp` is its time in whole Unix seconds (worked out once per event)."""
+    def add(self, event: Event, stamp: int, *, real: bool, window: int | None, hour: int = 0) -> None:
+        """Fold one event in; `stamp` is its time in whole Unix seconds and `hour` its hour counted from
+        the window's first (both worked out once per event).
+
+        With a burst `window` (seconds), the most events within any window is kept exactly, in memory
+        that follows the events of one window rather than the whole stream: a source's records arrive
+        in time order (newest or oldest first), so the times kept are those within a window of the
+        latest, and any kept earlier that fall outside it can never join a later one.
+        """
         self.count += 1
         moment = event.time
         if self.first is None or moment < self.first:
@@ -121,15 +159,26 @@ class _Group:
         if self.last is None or moment >= self.last:
             self.last = moment
             self.attrs.update(event.settled_attrs())
-        if len(self.event_ids) < MAX_EVENT_IDS:
+        if len(self.event_ids) < self.max_ids:
             self.event_ids.append(event.id)
-        if len(self.samples) < MAX_SAMPLES:
+        if len(self.samples) < self.max_samples:
             self.samples.append((event.id, moment, event.key, event.message))
         if real:  # state checks are not events: they stay off the hourly chart
             self.events += 1
-            _tally(self.hours, stamp // 3600)
-        if slice_seconds:
-            _tally(self.slices, stamp // slice_seconds)
+            dense = self.dense
+            if dense is not None and 0 <= hour < len(dense):
+                dense[hour] += 1
+            else:
+                _tally(self.hours, hour)
+        if window:
+            recent = self.recent
+            assert recent is not None
+            while recent and abs(stamp - recent[0]) > window:
+                recent.popleft()
+            recent.append(stamp)
+            if len(recent) > self.burst:
+                self.burst = len(recent)
+                self.burst_start = min(stamp, recent[0])
         self.device_kind = self.device_kind or event.device_kind
         sets = self.sets
         for name, field in self.tracked:
@@ -147,23 +196,40 @@ class _Group:
         if other.last is not None and (self.last is None or other.last > self.last):
             self.last = other.last
             self.attrs.update(other.attrs)
-        self.event_ids = (self.event_ids + other.event_ids)[:MAX_EVENT_IDS]
-        self.samples = (self.samples + other.samples)[:MAX_SAMPLES]
-        for table, extra in ((self.hours, other.hours), (self.slices, other.slices)):
-            for index, count in extra.items():
-                table[index] = table.get(index, 0) + count
+        self.event_ids = (self.event_ids + other.event_ids)[: self.max_ids]
+        self.samples = (self.samples + other.samples)[: self.max_samples]
+        for index, count in other.hour_counts().items():
+            dense = self.dense
+            if dense is not None and 0 <= index < len(dense):
+                dense[index] += count
+            else:
+                self.hours[index] = self.hours.get(index, 0) + count
+        if other.burst > self.burst:  # bursts of the two are not combined: each kept its own best
+            self.burst, self.burst_start = other.burst, other.burst_start
         for name, values in other.sets.items():
             for value in values:
                 self.remember(name, value)
         self.forced = self.forced or other.forced
         self.device_kind = self.device_kind or other.device_kind
 
+    def hour_counts(self) -> dict[int, int]:
+        """Events per hour (counted from the window's first), for the chart."""
+        counts = {hour: count for hour, count in enumerate(self.dense or ()) if count}
+        for hour, count in self.hours.items():
+            counts[hour] = counts.get(hour, 0) + count
+        return counts
+
     def remember(self, name: str, value: str | None) -> None:
-        """Add `value` to a small set of extra facts (first MAX_SET distinct values)."""
+        """Add `value` to a small set of extra facts (first MAX_SET distinct values).
+
+        The value is interned: the same signature or address comes back in many groups, and each kept
+        copy would be a string read from a different page of records, keeping that page's memory from
+        being reused for as long as the analysis runs.
+        """
         if value:
             bucket = self.sets.setdefault(name, {})
-            if len(bucket) < MAX_SET:
-                bucket[value] = None
+            if len(bucket) < SET_LIMITS.get(name, MAX_SET):
+                bucket[sys.intern(value)] = None
 
 
 class Engine:
@@ -179,7 +245,6 @@ class Engine:
         # The site's own addresses (devices, clients, the gateway's WAN): with the private ranges, they
         # tell which end of an IPS hit is ours. The lists come before the records in a collection.
         self.local_addresses: set[str] = set()
-        self._ends_memo: dict[tuple[str | None, str | None], tuple[str | None, str | None, str]] = {}
         # (rule id, group key) -> when and by whom an archived alarm about it was handled.
         self.acknowledged: dict[tuple[str, tuple[str, ...]], str] = {}
         # address -> (latest successful admin login, admin), for "and then a login succeeded".
@@ -192,6 +257,11 @@ class Engine:
         self.names: dict[str, str] = {}
         self.unknown: dict[str, list[Any]] = {}
         self.other_hours: dict[int, int] = {}
+        # Hours are counted from the window's first, so the tables of a day's events are keyed by the
+        # small integers Python keeps once, not by a new integer object per hour and group that would
+        # live as long as the analysis (scattered through the heap, they kept it from shrinking).
+        self._hour_base = 0
+        self._span_hours = 0
         self.per_category: dict[str, int] = {}
         self.total_events = 0
         self.ips_events = 0
@@ -209,7 +279,7 @@ class Engine:
         self._recent_sources: dict[str, int] = {}
         # What `_record` needs of a rule for every event it takes, worked out once per rule: the burst
         # slice length and the category name (an enum's `.value` is a Python-level property).
-        self._folding = {rule.id: (_slice_seconds(rule.escalate), rule.category.value)
+        self._folding = {rule.id: (_window_seconds(rule.escalate), rule.category.value)
                          for rule in catalogue.rules}
         self._group_keys = {rule.id: _key_reader(tuple(map(_group_reader, rule.group_fields)))
                             for rule in catalogue.rules}
@@ -234,6 +304,8 @@ class Engine:
             self._state(item, subsystem=clean(item.subsystem) or "unknown")
         elif isinstance(item, Header):
             self.header = item
+            self._hour_base = int(item.window.since.timestamp()) // 3600
+            self._span_hours = (int(item.window.until.timestamp()) - 1) // 3600 - self._hour_base + 1
         elif isinstance(item, Footer):
             self.footer = item
 
@@ -279,7 +351,7 @@ class Engine:
                 device=device, subsystem=subsystem, attrs=facts,
             )
             group = self._group(rule, event)
-            group.add(event, int(moment.timestamp()), real=False, slice_seconds=None)
+            group.add(event, int(moment.timestamp()), real=False, window=None)
             if hint in Severity.__members__.values() and (
                 group.severity_hint is None or Severity(hint).rank > group.severity_hint.rank
             ):
@@ -326,8 +398,8 @@ class Engine:
         if rule.finalize == "new_admin_address" and event.ip:
             self._login(event)
         group = self._group(rule, event)
-        slice_seconds, category = self._folding[rule.id]
-        group.add(event, stamp, real=True, slice_seconds=slice_seconds)
+        window, category = self._folding[rule.id]
+        group.add(event, stamp, real=True, window=window, hour=stamp // 3600 - self._hour_base)
         escalation = rule.escalate
         if escalation is not None and event.key in escalation.keys:
             group.forced = True
@@ -344,22 +416,15 @@ class Engine:
         neither is known to be ours (the hit was aimed at a public address the lists do not name), the
         source is the remote end and the hit counts as inbound.
         """
-        memo = self._ends_memo.get((src, dst))
-        if memo is not None:
-            return memo
         local = self.local_addresses
         # A v2 row names a client it knows by MAC only (no address): only our own clients are.
         src_ours = bool(src) and (src in local or is_internal_address(src) or norm_mac(src) is not None)
         dst_ours = bool(dst) and (dst in local or is_internal_address(dst) or norm_mac(dst) is not None)
         if src_ours and dst_ours:
-            ends = (src, dst, "internal")
-        elif src_ours:
-            ends = (dst or src, src, "outbound")
-        else:
-            ends = (src or dst, dst, "inbound")
-        if len(self._ends_memo) < MAX_MATCH_CACHE:
-            self._ends_memo[(src, dst)] = ends
-        return ends
+            return src, dst, "internal"
+        if src_ours:
+            return dst or src, src, "outbound"
+        return src or dst, dst, "inbound"
 
     def _acknowledge(self, rule: Rule, event: Event) -> None:
         """Keep an archived alarm as context only: it opens no finding, but the finding other records
@@ -411,7 +476,7 @@ class Engine:
 
     def _unknown_hour(self, event: Event) -> None:
         """Chart an event that feeds no finding."""
-        _tally(self.other_hours, int(event.time.timestamp()) // 3600)
+        _tally(self.other_hours, int(event.time.timestamp()) // 3600 - self._hour_base)
         self.per_category["other"] = self.per_category.get("other", 0) + 1
 
     def _duplicate(self, event: Event, content: tuple[str, ...], second: int) -> bool:
@@ -436,8 +501,12 @@ class Engine:
                 group = seen[1]
                 if event.signature:
                     group.remember("signatures", event.signature)
-                for name, value in event.settled_attrs().items():
-                    group.attrs.setdefault(name, value)
+                if not group.learned:
+                    # What one copy adds (a flow's ports and risk to a system-log row) the next ones
+                    # repeat: once per group spares their work and keeps no more of their strings.
+                    group.learned = True
+                    for name, value in event.settled_attrs().items():
+                        group.attrs.setdefault(name, value)
                 return True
         return False
 
@@ -472,7 +541,8 @@ class Engine:
             if group is None:
                 # The entities dict is built here, once per group, rather than for every event.
                 entities = {name: value for name, value in zip(rule.group_fields, key, strict=True) if value}
-                group = groups[key] = _Group(key, entities, self._tracks[rule.id])
+                group = groups[key] = _Group(key, entities, self._tracks[rule.id],
+                                             self._folding[rule.id][0], rule.samples, self._span_hours)
         return group
 
     def _name(self, ident: str, name: str) -> None:
@@ -508,17 +578,17 @@ class Engine:
             chosen = {id(group) for group in used}
             for group in self.groups[rule.id].values():
                 if id(group) not in chosen:
-                    for hour, count in group.hours.items():
+                    for hour, count in group.hour_counts().items():
                         _bump(hourly, hour, "other", count)
             for group in groups:
                 finding, context = self._finding(rule, group, extra)
                 problem = _fill(rule.problem, context, 120) if rule.problem is not None else None
                 sets = {name: list(values) for name, values in group.sets.items()}
-                item = RuleFinding(finding, dict(group.entities), group.hours, sets, problem,
+                item = RuleFinding(finding, dict(group.entities), group.hour_counts(), sets, problem,
                                    group.device_kind)
                 if self._muted_signatures(finding):
                     muted += 1
-                    for hour, count in group.hours.items():
+                    for hour, count in item.hours.items():
                         _bump(hourly, hour, "other", count)
                 else:
                     found.append(item)
@@ -681,24 +751,11 @@ class Engine:
             return escalation, "the controller itself reported it as repeated"
         if escalation.window_minutes is None:
             return (escalation if group.count >= escalation.count else None), ""
-        size = _slice_seconds(escalation) or 60
-        span = math.ceil(escalation.window_minutes * 60 / size)
-        best, best_start, total, left = 0, 0, 0, 0
-        indexes = sorted(group.slices)
-        for index in indexes:  # a sliding window over the slices, `span` slices wide
-            total += group.slices[index]
-            while indexes[left] < index - span:
-                total -= group.slices[indexes[left]]
-                left += 1
-            if total > best:
-                best, best_start = total, indexes[left]
-        if best < escalation.count:
+        if group.burst < escalation.count:
             return None, ""
-        start = datetime.fromtimestamp(best_start * size, UTC)
-        if group.first is not None:
-            start = max(start, group.first)  # the slice may begin before the first event in it
+        start = datetime.fromtimestamp(group.burst_start, UTC)
         minutes = _number(escalation.window_minutes)
-        return escalation, f"{best} of them within {minutes} minutes from {self.clock.at(start)}"
+        return escalation, f"{group.burst} of them within {minutes} minutes from {self.clock.at(start)}"
 
     def _finding(self, rule: Rule, group: _Group, extra: dict[str, str]) -> tuple[Finding, dict[str, str]]:
         """The finding a group becomes, with the values its texts were filled with (`extra` adds some)."""
@@ -967,16 +1024,20 @@ class Engine:
         return rows
 
     def _hour_buckets(self, hourly: dict[int, dict[str, int]]) -> list[HourBucket]:
-        """One bucket per UTC hour from the window's start to its end (and any event outside it)."""
+        """One bucket per UTC hour from the window's start to its end (and any event outside it).
+
+        `hourly` counts hours from the window's first (`_hour_base`).
+        """
         assert self.header is not None
         window = self.header.window
-        start = int(window.since.timestamp()) // 3600
-        end = (int(window.until.timestamp()) - 1) // 3600
+        base = self._hour_base
+        start = 0
+        end = (int(window.until.timestamp()) - 1) // 3600 - base
         if hourly:
             start, end = min(start, min(hourly)), max(end, max(hourly))
         hours = range(start, end + 1) if end - start < MAX_HOURS else sorted(hourly)
         return [
-            HourBucket(hour=datetime.fromtimestamp(hour * 3600, UTC), **hourly.get(hour, {}))
+            HourBucket(hour=datetime.fromtimestamp((base + hour) * 3600, UTC), **hourly.get(hour, {}))
             for hour in hours
         ]
 
@@ -1050,11 +1111,11 @@ def _port(event: Event) -> str:
     return attrs.get("port") or attrs.get("port_idx") or ""
 
 
-def _slice_seconds(escalation: Escalation | None) -> int | None:
-    """Burst windows are tracked in tenths (at least a minute each), so memory follows time, not events."""
+def _window_seconds(escalation: Escalation | None) -> int | None:
+    """The escalation's burst window in whole seconds, or None when it counts the whole report window."""
     if escalation is None or escalation.window_minutes is None:
         return None
-    return max(60, int(escalation.window_minutes * 6))
+    return max(1, int(escalation.window_minutes * 60))
 
 
 def _stable_id(rule_id: str, key: tuple[str, ...]) -> str:

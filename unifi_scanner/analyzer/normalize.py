@@ -405,20 +405,43 @@ def _ips_fields(event: Event, raw: dict[str, Any]) -> None:
             event.client = norm_mac(raw.get("dst_mac"))
 
 
-@lru_cache(maxsize=MAX_MEMO)
 def is_internal_address(address: str | None) -> bool:
     """True for an address inside a site by its range alone (RFC 1918, CGNAT, loopback, link-local,
     ULA); False for internet and unparsable ones. The engine adds the site's own public addresses.
 
-    Memoised: parsing an address and testing it against the ranges takes microseconds, and a site's
-    own addresses come back on every IPS alert.
+    IPv4 is decided from its first two numbers without parsing the address: this runs for both ends
+    of every IPS hit, whose internet ends are too many for a memo to hold, and `ipaddress` would cost
+    as much as the rest of the hit's handling.
     """
+    if not address:
+        return False
+    first, _, rest = address.partition(".")
+    if rest:
+        second = rest.partition(".")[0]
+        if first == "10" or first == "127":
+            return True
+        if not second.isdigit():
+            return False
+        if first == "192":
+            return second == "168"
+        if first == "172":
+            return 16 <= int(second) <= 31
+        if first == "169":
+            return second == "254"
+        if first == "100":
+            return 64 <= int(second) <= 127
+        return False
+    return ":" in address and _internal_v6(address)
+
+
+@lru_cache(maxsize=MAX_MEMO)
+def _internal_v6(address: str) -> bool:
+    """`is_internal_address` of an IPv6 address (memoised: parsing one costs microseconds)."""
     try:
-        parsed = ipaddress.ip_address(address) if address else None
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return parsed is not None and any(parsed in network for network in _INTERNAL_NETWORKS
-                                      if network.version == parsed.version)
+    return any(parsed in network for network in _INTERNAL_NETWORKS if network.version == parsed.version)
 
 
 def _first_mac(roles: dict[str, dict[str, Any]], names: tuple[str, ...]) -> tuple[str, dict, str] | None:

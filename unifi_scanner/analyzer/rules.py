@@ -228,6 +228,9 @@ class Rule(_Spec):
         default_factory=list,
         description="Event fields whose first few distinct values a finding lists (e.g. src, local).")
     baseline: Baseline | None = None
+    samples: int = Field(
+        5, ge=1, le=5,
+        description="Sample events each finding keeps: fewer for rules with hundreds of busy groups.")
 
     @field_validator("match", mode="before")
     @classmethod
