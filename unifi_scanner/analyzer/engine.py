@@ -418,8 +418,10 @@ class Engine:
         """
         local = self.local_addresses
         # A v2 row names a client it knows by MAC only (no address): only our own clients are.
-        src_ours = bool(src) and (src in local or is_internal_address(src) or norm_mac(src) is not None)
-        dst_ours = bool(dst) and (dst in local or is_internal_address(dst) or norm_mac(dst) is not None)
+        src_ours = bool(src) and (src in local or is_internal_address(src)
+                                  or (len(src) == 17 and norm_mac(src) is not None))
+        dst_ours = bool(dst) and (dst in local or is_internal_address(dst)
+                                  or (len(dst) == 17 and norm_mac(dst) is not None))
         if src_ours and dst_ours:
             return src, dst, "internal"
         if src_ours:
