@@ -549,7 +549,10 @@ class _Builder:
                 gap = back - moment
                 longest = gap if longest is None or gap > longest else longest
         timeline += [self._entry(t, "switched to the backup connection") for t in failover_times]
-        timeline += [self._entry(t, "connection restored") for t in restore_times]
+        for sample in (sample for item in restores for sample in item.finding.samples):
+            back_from_backup = "BACKUP" in sample.key.upper()
+            timeline.append(self._entry(sample.time, "back on the primary connection" if back_from_backup
+                                        else "connection restored"))
         sampled = len(timeline)
         last_down = max((item.finding.last_seen for item in downs), default=None)
         last_restore = max((item.finding.last_seen for item in restores), default=None)
