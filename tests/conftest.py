@@ -21,6 +21,14 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     directory (so ./unifi-scanner.yaml is never picked up by accident).
     """
     home = tmp_path_factory.mktemp("home")
+    isolate(monkeypatch, home)
+    monkeypatch.chdir(home)
+    return home
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Give the process `home` as its home, XDG and secrets directories and drop every UNIFI_*
+    variable: what `isolated_env` does for each test, and module-scoped fixtures do for themselves."""
     for key in list(os.environ):
         if key.upper().startswith("UNIFI_"):
             monkeypatch.delenv(key)
@@ -30,8 +38,6 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("UNIFI_SECRETS_DIR", str(home / "secrets"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("CRON_TZ", raising=False)
-    monkeypatch.chdir(home)
-    return home
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import isolate, run_cli
 from tests.replay.server import LegacyReplay
 
 SEED = 17
@@ -72,25 +71,11 @@ class Run:
                 if any(item["id"] == identifier for item in finding["affected"])]
 
 
-def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    """What `tests/conftest.py`'s `isolated_env` does, for a module-scoped run: no UNIFI_* variable,
-    config file or state of the developer's machine reaches the CLI."""
-    for key in list(os.environ):
-        if key.upper().startswith("UNIFI_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("UNIFI_SECRETS_DIR", str(home / "secrets"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.delenv("CRON_TZ", raising=False)
-
-
 def _run(replay: LegacyReplay, home: Path) -> Run:
     """`collect --since 24h -o FILE` against `replay`, then `report -i FILE --format json`."""
     collection, report = home / "collection.jsonl", home / "report.json"
     with replay, pytest.MonkeyPatch.context() as monkeypatch:
-        _isolate(monkeypatch, home)
+        isolate(monkeypatch, home)
         collected = run_cli("collect", "--since", "24h", "-o", str(collection), env=replay.env(), cwd=home)
         assert collected.returncode == 0, collected.stderr
         reported = run_cli("report", "-i", str(collection), "--format", "json", "-o", str(report), cwd=home)

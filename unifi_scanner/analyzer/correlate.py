@@ -445,14 +445,12 @@ class _Builder:
         timeline: list[TimelineEntry] = []
         downs = sorted(s.time for s in lost.finding.samples) if lost else []
         ups = sorted(s.time for s in back.finding.samples) if back else []
-        longest: timedelta | None = None
-        for moment in downs:
+        outages = _outages(downs, ups)
+        longest = _longest(outages)
+        for moment, returned in outages:
             timeline.append(self._entry(moment, "lost contact with the controller"))
-            returned = next((up for up in ups if up >= moment), None)
             if returned is not None:
-                gap = returned - moment
-                longest = gap if longest is None or gap > longest else longest
-                timeline.append(self._entry(returned, f"back after {duration(gap)}"))
+                timeline.append(self._entry(returned, f"back after {duration(returned - moment)}"))
         if lost is None and back is not None:
             timeline += [self._entry(up, "reconnected to the controller") for up in ups]
         state = (device.state if device is not None else None) or "unknown"
@@ -541,13 +539,8 @@ class _Builder:
         restore_times = sorted(s.time for item in restores for s in item.finding.samples)
         networks = _join(sorted({item.entities["network"] for item in downs or failovers
                                  if item.entities.get("network")})) or "(unnamed)"
-        longest: timedelta | None = None
-        for moment in down_times:
-            timeline.append(self._entry(moment, "internet uplink went down"))
-            back = next((t for t in restore_times if t >= moment), None)
-            if back is not None:
-                gap = back - moment
-                longest = gap if longest is None or gap > longest else longest
+        longest = _longest(_outages(down_times, restore_times))
+        timeline += [self._entry(moment, "internet uplink went down") for moment in down_times]
         timeline += [self._entry(t, "switched to the backup connection") for t in failover_times]
         for sample in (sample for item in restores for sample in item.finding.samples):
             back_from_backup = "BACKUP" in sample.key.upper()
@@ -789,6 +782,16 @@ class _Builder:
         variant = "guessing" if guessing else "failures"
         return self._finding("admin_brute_force", failed.rule_id, address, variant, values, members, severity,
                              timeline, steps)
+
+
+def _outages(downs: list[datetime], ups: list[datetime]) -> list[tuple[datetime, datetime | None]]:
+    """Each time something went down, with the first time it was back at or after it (or None)."""
+    return [(down, next((up for up in ups if up >= down), None)) for down in downs]
+
+
+def _longest(outages: list[tuple[datetime, datetime | None]]) -> timedelta | None:
+    """The longest of the outages that ended, or None when none did."""
+    return max((up - down for down, up in outages if up is not None), default=None)
 
 
 def _device_kind(members: list[RuleFinding]) -> str | None:
