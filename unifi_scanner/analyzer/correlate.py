@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from unifi_scanner.analyzer.normalize import GATEWAY_TYPES
 from unifi_scanner.analyzer.wording import Clock, duration
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Affected, Device, Finding, Severity, TimelineEntry, Window
@@ -257,7 +258,7 @@ def _device_type(device: Device | None, kind: str) -> str:
     if device is None:
         return "gateway" if kind == "wan_incident" else ""
     family = (device.device_type or "").lower()
-    return "gateway" if family in {"ugw", "usg", "ucg", "udm", "uxg"} else family
+    return "gateway" if family in GATEWAY_TYPES else family
 
 
 def _connected(device: Device | None) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 from unifi_scanner.analyzer.correlate import RuleFinding, Situation, correlate, load_incidents
 from unifi_scanner.analyzer.normalize import (
     DEVICE_TYPE_WORDS,
+    GATEWAY_TYPES,
     MAX_TEXT,
     Event,
     clean,
@@ -88,7 +89,6 @@ MAX_ACKNOWLEDGED = 500
 """Archived alarms remembered as context for the findings other records open (under 100 KiB)."""
 MAX_LOGINS = 500
 """Addresses whose successful admin logins are remembered for the brute-force incident (under 100 KiB)."""
-_GATEWAY_TYPES = frozenset({"ugw", "usg", "ucg", "udm", "uxg"})
 MAX_HOURS = 24 * 62
 MAX_TIME_SLOTS = 10_000
 OVERFLOW = "(many)"
@@ -316,7 +316,7 @@ class Engine:
         if device.ip and device.name:
             self._name(device.ip, device.name)
         self._local(device.ip)
-        if (device.device_type or "").lower() in _GATEWAY_TYPES:
+        if (device.device_type or "").lower() in GATEWAY_TYPES:
             for uplink in ("wan1", "wan2", "uplink"):
                 section = device.raw.get(uplink)
                 if isinstance(section, dict):

@@ -69,6 +69,8 @@ DEVICE_TYPE_WORDS = {
     "pdu": "power unit",
     "usp": "power unit",
 }
+GATEWAY_TYPES = frozenset({"ugw", "usg", "ucg", "udm", "uxg"})
+"""The device-type codes of gateways (their WAN addresses are the site's own)."""
 # v2 parameter roles, most specific first.
 _DEVICE_ROLES = ("DEVICE", "AP", "GATEWAY", "SWITCH", "CONSOLE_WITH_DEVICE_NAME", "DEVICE_TO")
 _CLIENT_ROLES = ("CLIENT", "SRC_CLIENT", "GUEST", "DST_CLIENT")

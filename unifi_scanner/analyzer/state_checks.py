@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from unifi_scanner.analyzer.normalize import as_dict, clean, to_float
+from unifi_scanner.analyzer.normalize import GATEWAY_TYPES, as_dict, clean, to_float
 from unifi_scanner.models import Device, Health
 
 Facts = dict[str, str]
-_GATEWAY_TYPES = {"ugw", "usg", "ucg", "udm", "uxg"}
 
 
 def _fmt(number: float) -> str:
@@ -84,7 +83,7 @@ def device_offline(device: Device, params: dict[str, Any]) -> Facts | None:
     if device.adopted is False or state not in params.get("states", ["disconnected"]):
         return None
     facts = {"device_state": state}
-    if (device.device_type or "").lower() in _GATEWAY_TYPES:
+    if (device.device_type or "").lower() in GATEWAY_TYPES:
         facts["severity"] = params.get("gateway_severity", "severe")
     return facts
 
