@@ -433,6 +433,10 @@ class Report(_Model):
     events_per_hour: list[HourBucket] = Field(default_factory=list)
     events_per_category: dict[str, int] = Field(default_factory=dict)
     unknown_events: list[UnknownEvent] = Field(default_factory=list)
+    admin_logins: dict[str, UtcDatetime] = Field(
+        default_factory=dict,
+        description="Addresses admins logged in from successfully in this window, with the latest login "
+                    "each (bounded; none that also failed to log in): the run remembers them as known.")
 
 
 # --------------------------------------------------------------------------- rendering and delivery

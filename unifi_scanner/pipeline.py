@@ -49,6 +49,7 @@ from unifi_scanner.state import (
     bounded_ids,
     volume_warning,
 )
+from unifi_scanner.state.logins import remember_logins
 from unifi_scanner.timeutil import iso_z, utcnow
 
 log = logging.getLogger(__name__)
@@ -271,10 +272,11 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                 overlap = timedelta(minutes=settings.overlap_minutes)
                 dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
                 log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
+                known_admins = checkpoint.admin_addresses if checkpoint else {}
                 report = collect_and_analyze(
                     settings, window, require_event_feed=True, transform=dedup.filter, generated_at=now,
                     first_run=first_run, lookback_hours=settings.lookback_hours if first_run else None,
-                    notes=notes,
+                    notes=notes, known_admin_ips=set(known_admins) or None,
                 )
                 record.events, record.duplicates_dropped = dedup.events, dedup.dropped
                 record.findings = report.counts
@@ -312,6 +314,7 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                     store.save(Checkpoint(
                         last_successful_run=until, last_report_count=report.counts.total,
                         last_event_count=dedup.events, reported_ids=bounded_ids(dedup.seen),
+                        admin_addresses=remember_logins(known_admins, report.admin_logins, until),
                     ))
                     log.debug("run phase: committed %s", iso_z(until))
                     result.checkpoint_advanced = record.checkpoint_advanced = True

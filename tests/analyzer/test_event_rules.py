@@ -436,7 +436,10 @@ def test_known_admin_addresses_decide_what_is_new():
     report = analyze(collection(items), Settings(), known_admin_ips={"192.168.1.10"})
     finding = only(report, "admin_login_new_ip")
     assert finding.affected[0].id == "bob"
-    assert "known admin addresses" in finding.explanation
+    assert "not among the addresses admins logged in from in earlier reports (the last 90 days)" \
+        in finding.explanation
+    # The run remembers this window's successful logins, from both addresses.
+    assert report.admin_logins == {"192.168.1.10": at(1), "192.168.1.99": at(2)}
     assert (
         analyze(collection(items), Settings(), known_admin_ips={"192.168.1.10", "192.168.1.99"}).findings
         == []

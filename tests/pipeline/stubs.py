@@ -58,12 +58,14 @@ class Stages:
         writer.write(footer)
         return CollectStats(header=header, footer=footer, requests=1, pages=1)
 
-    def analyze(self, items, settings, *, generated_at=None, first_run=False, lookback_hours=None, notes=()):
+    def analyze(self, items, settings, *, generated_at=None, first_run=False, lookback_hours=None, notes=(),
+                known_admin_ips=None):
         items = list(items)
         header = items[0]
         ids = [item.id for item in items if isinstance(item, Record)]
         self.analyzed.append({"ids": ids, "notes": list(notes), "first_run": first_run,
-                              "lookback_hours": lookback_hours, "window": header.window})
+                              "lookback_hours": lookback_hours, "window": header.window,
+                              "known_admin_ips": known_admin_ips})
         findings = [Finding(id="f", rule_id="test", severity="low", category="clients", title="t",
                             explanation="e", remediation=[], first_seen=header.window.since,
                             last_seen=header.window.until, count=len(ids), event_ids=ids)] if ids else []

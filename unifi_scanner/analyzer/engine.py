@@ -64,6 +64,7 @@ from unifi_scanner.models import (
     severity_at_least,
 )
 from unifi_scanner.settings import Settings
+from unifi_scanner.state.logins import KNOWN_ADMIN_DAYS
 
 MAX_EVENT_IDS = 20
 """Event ids a finding keeps (fewer when its rule keeps fewer samples)."""
@@ -597,8 +598,11 @@ class Engine:
             # A rule's groups are spent once its findings exist: letting them go now keeps the peak near
             # the size of the report instead of the report plus every group (thousands on a busy site).
             self.groups[rule.id] = {}
+        suspicious: set[str] = set()  # addresses with failed logins: never vouched for as an admin's
         for correlated in correlate(found, self._situation(generated_at)):
             finding = correlated.finding
+            if finding.incident == "admin_brute_force":
+                suspicious.update(item.id for item in finding.affected if item.kind == "ip")
             override = settings.severity_overrides.get(finding.rule_id)
             if override is not None:
                 finding.severity = override
@@ -639,6 +643,8 @@ class Engine:
                 UnknownEvent(key=key, count=count, sample_message=sample)
                 for key, (count, sample) in sorted(self.unknown.items(), key=lambda kv: (-kv[1][0], kv[0]))
             ],
+            admin_logins={address: moment for address, (moment, _) in self.logins.items()
+                          if address not in suspicious},
         )
 
     def _situation(self, generated_at: datetime) -> Situation:
@@ -933,8 +939,8 @@ class Engine:
             "meaning": self.catalogue.subsystem_meanings.get(
                 (entities.get("subsystem") or "").lower(), "a part of the site reports a problem"),
             "new_meaning": (
-                "not in the list of known admin addresses given to this run"
-                if self.known_admin_ips is not None else
+                "not among the addresses admins logged in from in earlier reports (the last "
+                f"{KNOWN_ADMIN_DAYS} days)" if self.known_admin_ips is not None else
                 "different from the address of this admin's first login in this report window "
                 "(unifi-scanner keeps no login history between runs)"),
         })

@@ -56,6 +56,11 @@ def show(
             f"from the {state.source} file); last report: {checkpoint.last_report_count} findings, "
             f"{checkpoint.last_event_count} events; {len(checkpoint.reported_ids)} event ids remembered"
         )
+        known = list(checkpoint.admin_addresses.items())
+        if known:
+            shown = ", ".join(f"{address} (last login {when(moment)})" for address, moment in known[:5])
+            more = f" and {len(known) - 5} more" if len(known) > 5 else ""
+            console.print(f"Known admin addresses: {shown}{more}")
     for note in state.notes:
         console.print(f"Warning: {note}")
     console.print(f"Backup: {state.backup}")

@@ -60,11 +60,19 @@ class Checkpoint(BaseModel):
         default_factory=list,
         description="Ids of events already reported that the next window's overlap will read again.",
     )
+    admin_addresses: dict[str, UtcDatetime] = Field(
+        default_factory=dict,
+        description="Addresses admins logged in from in delivered reports, with their latest login "
+                    "(`state.logins`): a login from any other address is reported as new.")
     updated_at: UtcDatetime = Field(default_factory=utcnow)
 
     @field_serializer("last_successful_run", "pending_since", "updated_at")
     def _iso(self, moment: datetime | None) -> str | None:
         return None if moment is None else iso_z(moment)
+
+    @field_serializer("admin_addresses")
+    def _iso_each(self, addresses: dict[str, datetime]) -> dict[str, str]:
+        return {address: iso_z(moment) for address, moment in addresses.items()}
 
     @property
     def label(self) -> str:
