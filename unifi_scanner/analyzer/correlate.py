@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from unifi_scanner.analyzer.normalize import GATEWAY_TYPES
-from unifi_scanner.analyzer.wording import Clock, duration
+from unifi_scanner.analyzer.wording import Clock, duration, times
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Affected, Device, Finding, Severity, TimelineEntry, Window
 
@@ -324,11 +324,6 @@ def _fill(template: str, values: Mapping[str, str], limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _times(count: int) -> str:
-    """`once`, `twice` or `N times`."""
-    return {1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
 def _plural(count: int, noun: str) -> str:
     """`1 hit`, `3 hits`."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -476,7 +471,7 @@ class _Builder:
                 timeline.append(self._entry(item.finding.last_seen, f"acknowledged {acknowledged}"))
         if lost is not None:
             several = lost.finding.count > 1
-            values.update(drops=_times(lost.finding.count), each=" each time" if several else "",
+            values.update(drops=times(lost.finding.count), each=" each time" if several else "",
                           drops_title="" if lost.finding.count == 1 else f"{lost.finding.count} times ",
                           between=clock.between(lost.finding.first_seen, lost.finding.last_seen))
             peak = lost.finding.details.get("peak")
@@ -560,7 +555,7 @@ class _Builder:
         quality = [item for item in members if item.rule_id in {"isp_quality", "subsystem_unhealthy"}]
         values = {
             "desc": desc, "Desc": Desc, "networks": networks,
-            "downs": _times(sum(item.finding.count for item in downs)) if downs else "",
+            "downs": times(sum(item.finding.count for item in downs)) if downs else "",
             "between": clock.between(first, last),
             "failover_at": f" at {clock.at(failover_times[0])}" if failover_times else "",
             "restored_text": (f"; the primary connection was back after {duration(longest)}" if longest
@@ -641,7 +636,7 @@ class _Builder:
             internal, internal_short = targets, labels[0] if labels else "A host on your side"
         values = {
             "remote": remote, "origin": f" ({origin})" if origin else "",
-            "hits": _plural(hits, "hit"), "times": _times(hits), "targets": targets, "internal": internal,
+            "hits": _plural(hits, "hit"), "times": times(hits), "targets": targets, "internal": internal,
             "targets_short": targets_short, "internal_short": internal_short,
             "not_blocked_title": f", {not_blocked} not blocked" if not_blocked else ", all blocked",
             "blocked_word": ", not blocked" if not_blocked == hits else ", blocked" if not not_blocked else
@@ -760,7 +755,7 @@ class _Builder:
         success_after = success if success is not None and success[0] >= failed.first_seen else None
         admins = ", ".join(failures.sets.get("admins", ())) or "not reported"
         peak = failed.details.get("peak")
-        values = {"ip": self._label(address), "failures": _times(failed.count),
+        values = {"ip": self._label(address), "failures": times(failed.count),
                   "between": clock.between(failed.first_seen, failed.last_seen),
                   "peak": f", {peak}" if peak else "", "admins": admins}
         timeline = [self._entry(failed.first_seen, f"first failed login (accounts tried: {admins})")]

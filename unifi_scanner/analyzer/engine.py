@@ -12,7 +12,6 @@ arrive in any order), applies escalation, overrides, mutes and the minimum sever
 
 from __future__ import annotations
 
-import hashlib
 import re
 import statistics
 import sys
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from unifi_scanner.analyzer.correlate import RuleFinding, Situation, correlate, load_incidents
+from unifi_scanner.analyzer.correlate import RuleFinding, Situation, correlate, load_incidents, stable_id
 from unifi_scanner.analyzer.normalize import (
     DEVICE_TYPE_WORDS,
     GATEWAY_TYPES,
@@ -43,7 +42,7 @@ from unifi_scanner.analyzer.rules import (
     conditions_hold,
 )
 from unifi_scanner.analyzer.state_checks import CHECKS
-from unifi_scanner.analyzer.wording import Clock, device_phrase
+from unifi_scanner.analyzer.wording import Clock, device_phrase, times
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import (
     Affected,
@@ -279,8 +278,10 @@ class Engine:
         # `_duplicate` knows when no other source's hit is remembered.
         self._recent_sources: dict[str, int] = {}
         # What `_record` needs of a rule for every event it takes, worked out once per rule: the burst
-        # slice length and the category name (an enum's `.value` is a Python-level property).
-        self._folding = {rule.id: (_window_seconds(rule.escalate), rule.category.value)
+        # window, the category name (an enum's `.value` is a Python-level property) and whether its
+        # events are successful admin logins to remember.
+        self._folding = {rule.id: (_window_seconds(rule.escalate), rule.category.value,
+                                   rule.finalize == "new_admin_address")
                          for rule in catalogue.rules}
         self._group_keys = {rule.id: _key_reader(tuple(map(_group_reader, rule.group_fields)))
                             for rule in catalogue.rules}
@@ -396,10 +397,10 @@ class Engine:
         if content is not None and self._duplicate(event, content, stamp):
             self.total_events -= 1  # one happening, already counted from the other source
             return
-        if rule.finalize == "new_admin_address" and event.ip:
+        window, category, logins = self._folding[rule.id]
+        if logins and event.ip:
             self._login(event)
         group = self._group(rule, event)
-        window, category = self._folding[rule.id]
         group.add(event, stamp, real=True, window=window, hour=stamp // 3600 - self._hour_base)
         escalation = rule.escalate
         if escalation is not None and event.key in escalation.keys:
@@ -691,7 +692,7 @@ class Engine:
             subject = next(iter(group.entities.values()), "")
             merged.remember(f"{next(iter(group.entities), 'client')}s", subject)
             names.append(f"{self._label(subject, subject)} {_rate(group.count / hours)} "
-                         f"({_times(group.count)})")
+                         f"({times(group.count)})")
         more = len(outliers) - len(names)
         extra = {
             "outliers": "; ".join(names) + (f"; and {more} more" if more else ""),
@@ -798,7 +799,7 @@ class Engine:
         if acknowledged:
             details["acknowledged"] = acknowledged
         return Finding(
-            id=_stable_id(rule.id, group.key),
+            id=stable_id(rule.id, *group.key),
             rule_id=rule_id,
             severity=severity,
             category=rule.category,
@@ -896,7 +897,7 @@ class Engine:
         context = dict(group.attrs)
         context.update({
             "count": str(group.count),
-            "times": _times(group.count) if group.events else "",
+            "times": times(group.count) if group.events else "",
             "between": (clock.between(first, last) if group.events
                         else f"at collection time ({clock.at(last)})"),
             "first": clock.at(first, last),
@@ -1126,12 +1127,6 @@ def _window_seconds(escalation: Escalation | None) -> int | None:
     return max(1, int(escalation.window_minutes * 60))
 
 
-def _stable_id(rule_id: str, key: tuple[str, ...]) -> str:
-    """A short hash of the rule and grouping key: the same problem keeps its id across runs."""
-    text = "\x1f".join((rule_id, *key))
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
-
-
 def _tally(table: dict[int, int], index: int) -> None:
     """Count one event in a time slot; beyond MAX_TIME_SLOTS distinct slots (timestamps scattered over
     years by a broken controller clock) new slots are not charted, so memory stays bounded."""
@@ -1145,11 +1140,6 @@ def _bump(hourly: dict[int, dict[str, int]], hour: int, bucket: str, count: int)
     """Add `count` events of one kind (`severe`, ..., `other`) to an hour of the chart."""
     slot = hourly.setdefault(hour, {})
     slot[bucket] = slot.get(bucket, 0) + count
-
-
-def _times(count: int) -> str:
-    """`once`, `twice` or `N times`."""
-    return {1: "once", 2: "twice"}.get(count, f"{count} times")
 
 
 def _rate(per_hour: float) -> str:

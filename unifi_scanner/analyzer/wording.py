@@ -91,6 +91,11 @@ UTC_CLOCK = Clock(ZoneInfo("UTC"))
 """The clock of a report with the default zone."""
 
 
+def times(count: int) -> str:
+    """`once`, `twice` or `N times`."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
 def duration(span: timedelta) -> str:
     """A duration as a person reads it at a glance: `45 seconds`, `12 minutes`, `3 h 20 min`, `2 days 4 h`."""
     seconds = max(0, int(span.total_seconds()))
