@@ -14,7 +14,7 @@ Delivery answers with `DeliveryOutcome`, which the checkpoint logic trusts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -328,6 +328,19 @@ class TimelineEntry(_Model):
     text: str
 
 
+class FindingStatus(_Model):
+    """What earlier delivered reports knew of a finding, set by `memory.recall` (None without memory)."""
+
+    kind: Literal["new", "ongoing"] = Field(
+        description="new: no earlier report listed it open; ongoing: the last report listed it and it goes on.")
+    since: UtcDatetime = Field(description="When it began: its start as first reported.")
+    report: int = Field(1, ge=1, description="The how-many-th delivered report listing it (1 when new).")
+    previous_severity: Severity | None = Field(
+        None, description="Its severity in the last report, when that differs from today's.")
+    recurred_after: UtcDatetime | None = Field(
+        None, description="For a new finding: when an earlier occurrence of it was resolved.")
+
+
 class Finding(_Model):
     """One problem worth an admin's attention, built from one or many events or from device state.
 
@@ -357,6 +370,14 @@ class Finding(_Model):
         default_factory=list, description="The rules whose findings this one was built from.")
     timeline: list[TimelineEntry] = Field(
         default_factory=list, description="The incident's story, oldest first (bounded).")
+    open: bool = Field(
+        True, description="Still going on when the report was made: a state seen now, or events that may "
+                          "go on. False for an outage that ended inside the window.")
+    ends: Literal["recovery", "quiet", "routine"] = Field(
+        "quiet", description="How a later report knows it is over. recovery: the state that raised it (device "
+                             "list, site health) no longer does; quiet: its events stop for a whole window and "
+                             "UNIFI_QUIET_HOURS; routine: background volume, never announced as resolved.")
+    status: FindingStatus | None = Field(None, description="New or ongoing, from the incident memory.")
 
 
 class SeverityCounts(_Model):
@@ -370,6 +391,78 @@ class SeverityCounts(_Model):
     def total(self) -> int:
         """All findings."""
         return self.severe + self.medium + self.low
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> SeverityCounts:
+        """The counts of these findings."""
+        counts = cls()
+        for finding in findings:
+            setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
+        return counts
+
+
+class ResolvedIncident(_Model):
+    """An incident open in the last delivered report that is over now: listed once, then forgotten."""
+
+    id: str
+    rule_id: str
+    incident: str | None = None
+    title: str = Field(description="The title it was last reported under.")
+    severity: Severity = Field(description="Its severity in the last report.")
+    category: Category
+    since: UtcDatetime = Field(description="When it began.")
+    resolved_at: UtcDatetime = Field(description="When it was over, as well as the report can tell.")
+    reports: int = Field(description="Delivered reports that listed it open.")
+    how: str = Field(description="How it ended, in plain words (`back online`, `no hits for 26 hours`).")
+    affected: list[Affected] = Field(default_factory=list)
+
+
+class Changes(_Model):
+    """What changed since the last delivered report (`memory.recall`): what the subject and the notify
+    decision lead with."""
+
+    new: int = 0
+    new_severe: int = 0
+    ongoing: int = 0
+    ongoing_severe: int = 0
+    resolved: int = 0
+    severity_changed: int = 0
+    first_report: bool = Field(False, description="No delivered report came before: everything is new.")
+
+    @property
+    def any(self) -> bool:
+        """True when something is new, resolved or changed severity."""
+        return bool(self.new or self.resolved or self.severity_changed)
+
+
+class TrendPoint(_Model):
+    """One delivered report in the trend chart."""
+
+    until: UtcDatetime
+    hours: float
+    events: int
+    counts: SeverityCounts
+
+
+class TrendLine(_Model):
+    """One measure of this window against the previous report and the usual (median of the last 30)."""
+
+    measure: str = Field(description="events, a category (security) or a rule id (ips_threat_blocked).")
+    label: str
+    per_hour: float
+    previous_per_hour: float | None = None
+    usual_per_hour: float | None = None
+    ratio: float | None = Field(None, description="per_hour / usual_per_hour, when there is a usual.")
+    text: str = Field(description="The line in words: `IPS blocks: 412/h, 4.1× the usual (84/h)`.")
+
+
+class Trends(_Model):
+    """This window against earlier delivered reports, normalized per hour."""
+
+    compared: int = Field(0, description="Earlier delivered reports the usual is the median of (≤ 30).")
+    lines: list[TrendLine] = Field(default_factory=list, description="Total first, then notable changes.")
+    history: list[TrendPoint] = Field(
+        default_factory=list, description="The last reports, this one last, oldest first (≤ 30).")
 
 
 class DeviceHealth(_Model):
@@ -433,6 +526,12 @@ class Report(_Model):
     events_per_hour: list[HourBucket] = Field(default_factory=list)
     events_per_category: dict[str, int] = Field(default_factory=dict)
     unknown_events: list[UnknownEvent] = Field(default_factory=list)
+    events_per_rule: dict[str, int] = Field(
+        default_factory=dict, description="Events each rule took (findings or not), for trends.")
+    resolved: list[ResolvedIncident] = Field(
+        default_factory=list, description="Incidents open in the last delivered report that are over now.")
+    changes: Changes | None = Field(None, description="What changed since the last delivered report.")
+    trends: Trends | None = Field(None, description="This window against earlier delivered reports.")
     admin_logins: dict[str, UtcDatetime] = Field(
         default_factory=dict,
         description="Addresses admins logged in from successfully in this window, with the latest login "

@@ -129,10 +129,24 @@ class Settings(BaseSettings):
         default_factory=list, description="IPS signature ids or texts never reported."
     )
     subject_template: str = Field(
-        "{severe_tag}UniFi Report - {date}",
-        description="Email subject; variables {site} {date} {severe} {medium} {low} {total} {severe_tag}.",
+        "{new_tag}UniFi Report - {date}",
+        description="Email subject; variables {site} {date} {severe} {medium} {low} {total} {severe_tag} "
+                    "{new} {new_severe} {resolved} {new_tag} (what is new, resolved, or still severe).",
     )
     send_empty: bool = Field(False, description="Send an 'all quiet' report when nothing was found.")
+    notify: Literal["always", "changes", "severe"] = Field(
+        "always",
+        description="When email, webhooks and uploads go out: always; changes (something new, resolved or "
+                    "of changed severity); severe (a severe finding is new or still open). Files are "
+                    "written and the checkpoint moves either way.",
+    )
+    ongoing: Literal["full", "brief"] = Field(
+        "brief", description="Findings already in the last report: full, or brief (one line each).")
+    quiet_hours: float = Field(
+        24, gt=0, le=24 * 90,
+        description="An incident made of events (a threat source, failed logins, flapping) is resolved "
+                    "after a whole report window and at least this many hours without its events.",
+    )
 
     # ------------------------------------------------------------------ email
     email_enabled: bool = Field(False, description="Deliver the report by email.")

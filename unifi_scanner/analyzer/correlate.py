@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -69,6 +69,8 @@ class Texts(_Spec):
     title: str
     explanation: str
     remediation: list[str] | None = None
+    over: bool = Field(False, description="The variant tells an incident that ended inside the window.")
+    ends: Literal["recovery", "quiet"] | None = Field(None, description="Overrides the kind's `ends`.")
 
 
 class IncidentSpec(_Spec):
@@ -76,6 +78,8 @@ class IncidentSpec(_Spec):
 
     subject: str
     members: list[str]
+    ends: Literal["recovery", "quiet"] = Field(
+        description="How a later report knows the incident is over (`Finding.ends`).")
     attach: dict[str, dict[str, str]] = Field(default_factory=dict)
     texts: dict[str, Texts]
 
@@ -357,10 +361,14 @@ class _Builder:
                  members: list[RuleFinding], severity: Severity, timeline: list[TimelineEntry],
                  remediation: list[str] | None = None) -> Correlated:
         """One incident finding from its catalogue variant, members and story."""
-        texts = self.catalogue.incidents[kind].texts[variant]
+        spec = self.catalogue.incidents[kind]
+        texts = spec.texts[variant]
         steps = texts.remediation or remediation or _first_steps(members)
-        return self._assemble(kind, rule_id, stable_id(kind, subject), texts.title, texts.explanation,
-                              steps, values, members, severity, timeline)
+        built = self._assemble(kind, rule_id, stable_id(kind, subject), texts.title, texts.explanation,
+                               steps, values, members, severity, timeline)
+        built.finding.ends = texts.ends or spec.ends
+        built.finding.open = not texts.over
+        return built
 
     def _assemble(self, kind: str, rule_id: str, ident: str, title: str, explanation: str,
                   steps: list[str], values: dict[str, str], members: list[RuleFinding], severity: Severity,
@@ -395,6 +403,7 @@ class _Builder:
             count=sum(f.count for f in findings), event_ids=event_ids, samples=samples, details=details,
             incident=kind, rule_ids=sorted({f.rule_id for f in findings}),
             timeline=timeline[: self.catalogue.timeline_max],
+            ends="routine" if kind in self.catalogue.digests else "quiet",
         )
         return Correlated(finding, members)
 

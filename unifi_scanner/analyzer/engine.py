@@ -622,8 +622,7 @@ class Engine:
                     if item.kind == "device":
                         problems.setdefault(item.id, []).append((finding.severity.rank, member.problem))
         findings.sort(key=lambda f: (-f.severity.rank, -f.count, -f.last_seen.timestamp(), f.title))
-        counts = SeverityCounts(
-            **{level.value: sum(f.severity is level for f in findings) for level in Severity})
+        counts = SeverityCounts.of(findings)
         return Report(
             site=self.header.site,
             controller=self.header.controller,
@@ -813,6 +812,7 @@ class Engine:
             event_ids=list(group.event_ids),
             samples=sorted((self._named_sample(s) for s in group.samples), key=lambda s: s.time),
             details=details,
+            ends="routine" if rule.routine else "recovery" if rule.state is not None else "quiet",
         ), context
 
     def _resolve(self, ident: str) -> str | None:

@@ -231,6 +231,9 @@ class Rule(_Spec):
     samples: int = Field(
         5, ge=1, le=5,
         description="Sample events each finding keeps: fewer for rules with hundreds of busy groups.")
+    routine: bool = Field(
+        False, description="Background volume (firewall blocks, churn): remembered across reports as "
+                           "new or ongoing, but never announced as resolved.")
 
     @field_validator("match", mode="before")
     @classmethod

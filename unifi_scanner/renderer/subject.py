@@ -11,17 +11,20 @@ import string
 from zoneinfo import ZoneInfo
 
 from unifi_scanner.errors import ConfigError
-from unifi_scanner.models import Report
+from unifi_scanner.models import Changes, Report
 from unifi_scanner.renderer.view import clean, format_day
 from unifi_scanner.settings import Settings
 
 SUBJECT_MAX = 200
-SUBJECT_VARIABLES = ("site", "date", "severe", "medium", "low", "total", "severe_tag")
+SUBJECT_VARIABLES = ("site", "date", "severe", "medium", "low", "total", "severe_tag", "new", "new_severe",
+                     "resolved", "new_tag")
 
 
 def subject_values(report: Report, settings: Settings) -> dict[str, str | int]:
     """The template variables: the date is the window's end in the display timezone."""
     counts = report.counts
+    severe_tag = f"[{counts.severe} SEVERE] " if counts.severe else ""
+    changes = report.changes
     return {
         "site": clean(report.site, 80),
         "date": format_day(report.window.until.astimezone(ZoneInfo(settings.timezone))),
@@ -29,8 +32,29 @@ def subject_values(report: Report, settings: Settings) -> dict[str, str | int]:
         "medium": counts.medium,
         "low": counts.low,
         "total": counts.total,
-        "severe_tag": f"[{counts.severe} SEVERE] " if counts.severe else "",
+        "severe_tag": severe_tag,
+        "new": changes.new if changes else counts.total,
+        "new_severe": changes.new_severe if changes else counts.severe,
+        "resolved": changes.resolved if changes else 0,
+        "new_tag": _new_tag(changes) if changes else severe_tag,
     }
+
+
+def _new_tag(changes: Changes) -> str:
+    """What leads the default subject: new severe, new and resolved findings, else severe ones still open.
+
+    `[1 NEW SEVERE, 3 new, 1 resolved] ` (3 new besides the severe one), `[2 severe ongoing] `, or nothing on a quiet day.
+    """
+    parts = []
+    if changes.new_severe:
+        parts.append(f"{changes.new_severe} NEW SEVERE")
+    if changes.new > changes.new_severe:
+        parts.append(f"{changes.new - changes.new_severe} new")
+    if changes.resolved:
+        parts.append(f"{changes.resolved} resolved")
+    if not parts and changes.ongoing_severe:
+        parts.append(f"{changes.ongoing_severe} severe ongoing")
+    return f"[{', '.join(parts)}] " if parts else ""
 
 
 def render_subject(report: Report, settings: Settings) -> str:
