@@ -332,7 +332,7 @@ class FindingStatus(_Model):
     """What earlier delivered reports knew of a finding, set by `memory.recall` (None without memory)."""
 
     kind: Literal["new", "ongoing"] = Field(
-        description="new: no earlier report listed it open; ongoing: the last report listed it and it goes on.")
+        description="new: no earlier report listed it open; ongoing: the last report listed it, it goes on.")
     since: UtcDatetime = Field(description="When it began: its start as first reported.")
     report: int = Field(1, ge=1, description="The how-many-th delivered report listing it (1 when new).")
     previous_severity: Severity | None = Field(
@@ -374,9 +374,10 @@ class Finding(_Model):
         True, description="Still going on when the report was made: a state seen now, or events that may "
                           "go on. False for an outage that ended inside the window.")
     ends: Literal["recovery", "quiet", "routine"] = Field(
-        "quiet", description="How a later report knows it is over. recovery: the state that raised it (device "
-                             "list, site health) no longer does; quiet: its events stop for a whole window and "
-                             "UNIFI_QUIET_HOURS; routine: background volume, never announced as resolved.")
+        "quiet", description="How a later report knows it is over. recovery: the state that raised it "
+                             "(device list, site health) no longer does; quiet: its events stop for a whole "
+                             "window and UNIFI_QUIET_HOURS; routine: background volume, never announced as "
+                             "resolved.")
     status: FindingStatus | None = Field(None, description="New or ongoing, from the incident memory.")
 
 
@@ -413,8 +414,7 @@ class ResolvedIncident(_Model):
     since: UtcDatetime = Field(description="When it began.")
     resolved_at: UtcDatetime = Field(description="When it was over, as well as the report can tell.")
     reports: int = Field(description="Delivered reports that listed it open.")
-    how: str = Field(description="How it ended, in plain words (`back online`, `no hits for 26 hours`).")
-    affected: list[Affected] = Field(default_factory=list)
+    how: str = Field(description="How it ended, in plain words (`back online`, `no events for 26 hours`).")
 
 
 class Changes(_Model):

@@ -22,6 +22,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from unifi_scanner.errors import ConfigError, ControllerError, ScannerError
+from unifi_scanner.memory.model import Memory
+from unifi_scanner.memory.notify import decide
 from unifi_scanner.models import (
     EVENT_KINDS,
     ChannelResult,
@@ -35,7 +37,6 @@ from unifi_scanner.models import (
     SourceOutcome,
     SourceStatus,
     Window,
-    severity_at_least,
 )
 from unifi_scanner.settings import Settings
 from unifi_scanner.state import (
@@ -49,7 +50,6 @@ from unifi_scanner.state import (
     bounded_ids,
     volume_warning,
 )
-from unifi_scanner.state.logins import remember_logins
 from unifi_scanner.timeutil import iso_z, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class RunResult(BaseModel):
     duplicates_dropped: int = Field(0, description="Events dropped because an earlier report had them.")
     counts: SeverityCounts = Field(default_factory=SeverityCounts)
     sent: bool = Field(False, description="A report was handed to the delivery channels.")
+    held_back: str | None = Field(None, description="Why email and webhooks were not sent, if not.")
     channels: list[ChannelResult] = Field(default_factory=list)
     checkpoint_advanced: bool = False
     checkpoint: datetime | None = Field(None, description="The checkpoint after this run.")
@@ -96,6 +97,8 @@ class RunResult(BaseModel):
             outcome = "delivery failed, checkpoint not advanced"
         else:
             outcome = "report sent" if self.sent else "nothing to send"
+            if self.held_back:
+                outcome = f"{'report files only' if self.sent else 'nothing sent'} ({self.held_back})"
         return f"{window}: {self.events} new events, {counts}; {outcome}"
 
 
@@ -265,19 +268,23 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                 window = Window(since=_window_start(settings, checkpoint, since, until), until=until)
                 first_run = since is None and (checkpoint is None or checkpoint.last_successful_run is None)
                 record.window, record.first_run = window, first_run
-                if first_run and not dry_run and checkpoint is None:
+                memory = checkpoint.memory if checkpoint else Memory()
+                if first_run and not dry_run and (checkpoint is None or checkpoint.pending_since is None):
                     # Fix the first window's start now: if this run fails or dies, the next one retries
                     # the same window instead of a lookback that has slid past some events.
-                    store.save(Checkpoint(pending_since=window.since))
+                    store.save(Checkpoint(pending_since=window.since, memory=memory))
                 overlap = timedelta(minutes=settings.overlap_minutes)
                 dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
                 log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
-                known_admins = checkpoint.admin_addresses if checkpoint else {}
                 report = collect_and_analyze(
                     settings, window, require_event_feed=True, transform=dedup.filter, generated_at=now,
                     first_run=first_run, lookback_hours=settings.lookback_hours if first_run else None,
-                    notes=notes, known_admin_ips=set(known_admins) or None,
+                    notes=notes, known_admin_ips=set(memory.admin_addresses) or None,
                 )
+                from unifi_scanner.memory.recall import recall
+
+                recalled = recall(report, memory, settings)
+                report = recalled.report
                 record.events, record.duplicates_dropped = dedup.events, dedup.dropped
                 record.findings = report.counts
                 result = RunResult(
@@ -292,12 +299,14 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
 
                 rendered = render_all(report, settings)
                 result.subject = rendered.subject
-                worth_sending = any(
-                    severity_at_least(finding.severity, settings.min_severity) for finding in report.findings
-                )
-                if worth_sending or settings.send_empty:
+                decision = decide(report, settings, select_channels(settings, channels))
+                if decision.held_back:
+                    log.info("%s: %s", decision.held_back, "report files only" if decision.channels
+                             else "nothing sent")
+                    result.held_back = record.held_back = decision.held_back
+                if decision.channels:
                     log.debug("run phase: deliver")
-                    outcome = deliver(report, rendered, settings, channels=channels, dry_run=dry_run)
+                    outcome = deliver(report, rendered, settings, channels=decision.channels, dry_run=dry_run)
                     result.sent = record.sent = not dry_run
                     result.channels = record.channels = outcome.results
                     result.fallback_paths = outcome.fallback_paths
@@ -305,8 +314,6 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                         failed = [f"{r.channel}: {r.detail}" for r in outcome.results if not r.ok]
                         result.exit_code = 1
                         result.error = "delivery failed (" + "; ".join(failed) + ")"
-                else:
-                    log.info("no findings at or above %s: nothing sent", settings.min_severity.value)
                 if dry_run:
                     result.rendered = rendered
                 elif result.exit_code == 0:
@@ -314,7 +321,7 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                     store.save(Checkpoint(
                         last_successful_run=until, last_report_count=report.counts.total,
                         last_event_count=dedup.events, reported_ids=bounded_ids(dedup.seen),
-                        admin_addresses=remember_logins(known_admins, report.admin_logins, until),
+                        memory=recalled.memory,
                     ))
                     log.debug("run phase: committed %s", iso_z(until))
                     result.checkpoint_advanced = record.checkpoint_advanced = True

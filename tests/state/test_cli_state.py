@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.state.helpers import lock_held_elsewhere
-from unifi_scanner.models import ChannelResult, Window
+from unifi_scanner.memory.model import IncidentRecord, Memory
+from unifi_scanner.models import Category, ChannelResult, Severity, Window
 from unifi_scanner.state import Checkpoint, RunHistory, RunRecord, StateStore
 from unifi_scanner.state.store import BACKUP_FILE
 
@@ -66,8 +67,39 @@ def test_reset_to_a_time_or_to_a_first_run_keeps_a_backup(cli, tmp_path) -> None
     assert store.read(tmp_path / BACKUP_FILE).last_successful_run == T0
     cleared = cli("state", "reset", "--yes", env=env)
     assert cleared.returncode == 0 and "next run is a first run" in cleared.stdout
-    assert store.load().checkpoint is None
+    assert store.load().checkpoint.last_successful_run is None
     assert store.read(tmp_path / BACKUP_FILE).last_successful_run == datetime(2026, 10, 30, 7, tzinfo=UTC)
+
+
+def _remembering(tmp_path) -> StateStore:
+    """A state directory whose memory holds one open incident and one admin address."""
+    store = StateStore(tmp_path)
+    incident = IncidentRecord(
+        rule_id="device_outage", incident="device_outage", title="Switch “Core” is offline",
+        category=Category.CONNECTIVITY, severity=Severity.SEVERE, ends="recovery", first_seen=T0,
+        last_seen=T0, subjects=["device:aa:bb:cc:00:00:01"])
+    store.save(Checkpoint(last_successful_run=T0, memory=Memory(
+        incidents={"abc123": incident}, admin_addresses={"192.168.1.20": T0})))
+    return store
+
+
+def test_reset_keeps_the_memory_and_forget_incidents_forgets_only_the_incidents(cli, tmp_path) -> None:
+    env = {"UNIFI_STATE_DIR": str(tmp_path), "UNIFI_TIMEZONE": "UTC", "COLUMNS": "200"}
+    store = _remembering(tmp_path)
+    shown = cli("state", "show", env=env)
+    assert "Incidents remembered: 1 open, 0 resolved" in shown.stdout
+    assert "Switch “Core” is offline" in shown.stdout and "severe" in shown.stdout
+    moved = cli("state", "reset", "--lookback", "2h", "--yes", env=env)
+    assert moved.returncode == 0, moved.stderr
+    kept = store.load().checkpoint
+    assert kept.last_successful_run != T0 and list(kept.memory.incidents) == ["abc123"]
+    forgot = cli("state", "reset", "--forget-incidents", "--yes", env=env)
+    assert forgot.returncode == 0 and "1 remembered incidents forgotten" in forgot.stdout
+    assert "checkpoint" not in forgot.stdout.split(";")[0]
+    after = store.load().checkpoint
+    assert after.memory.incidents == {} and after.memory.admin_addresses == {"192.168.1.20": T0}
+    assert after.last_successful_run == kept.last_successful_run  # alone, it leaves the window alone
+    assert "Incidents remembered: 0 open" in cli("state", "show", env=env).stdout
 
 
 def test_reset_rejects_bad_options(cli, tmp_path) -> None:

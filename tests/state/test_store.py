@@ -36,7 +36,7 @@ def test_save_writes_utc_z_mode_0600_and_keeps_the_previous_state_as_backup(tmp_
     store.save(_checkpoint(1, ["b"]))
     data = json.loads((tmp_path / STATE_FILE).read_text())
     assert data["last_successful_run"] == "2026-11-01T13:00:00.000Z"
-    assert data["schema_version"] == 1 and data["reported_ids"] == ["b"]
+    assert data["schema_version"] == 2 and data["reported_ids"] == ["b"]
     assert stat.S_IMODE((tmp_path / STATE_FILE).stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / BACKUP_FILE).stat().st_mode) == 0o600
     assert store.read(tmp_path / BACKUP_FILE).last_successful_run == T0
@@ -87,27 +87,16 @@ def test_a_corrupt_state_never_overwrites_a_good_backup(tmp_path: Path) -> None:
 
 
 def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
-    newer = b'{"schema_version": 2, "last_successful_run": "2026-11-01T12:00:00Z", "what": 1}'
+    newer = b'{"schema_version": 3, "last_successful_run": "2026-11-01T12:00:00Z", "what": 1}'
     (tmp_path / STATE_FILE).write_bytes(newer)
     store = StateStore(tmp_path)
     with pytest.raises(StateError) as error:
         store.load()
-    assert "schema version 2" in str(error.value) and "Upgrade unifi-scanner" in str(error.value)
+    assert "schema version 3" in str(error.value) and "Upgrade unifi-scanner" in str(error.value)
     assert error.value.exit_code == ExitCode.STATE
     with pytest.raises(StateError):
         store.save(_checkpoint(3))
-    with pytest.raises(StateError):
-        store.clear()
     assert (tmp_path / STATE_FILE).read_bytes() == newer
-
-
-def test_clear_keeps_a_backup(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
-    store.save(_checkpoint(5))
-    store.clear()
-    assert store.load().checkpoint is None
-    assert store.read(tmp_path / BACKUP_FILE).last_successful_run == T0 + timedelta(hours=5)
-    assert store.backup_status() == "backup of 2026-11-01T17:00:00.000Z"
 
 
 def test_bounded_ids_keep_the_newest() -> None:
@@ -196,3 +185,23 @@ def test_volume_warning_only_in_a_container_off_a_volume(tmp_path: Path, monkeyp
     assert volume_warning(Path("/var/lib/unifi-scanner"), mountinfo) is None
     monkeypatch.setattr("unifi_scanner.state.store.in_container", lambda: False)
     assert volume_warning(Path("/srv/state"), mountinfo) is None
+
+
+def test_a_version_1_checkpoint_is_read_and_upgraded_in_place_by_the_next_save(tmp_path: Path) -> None:
+    version_1 = (b'{"schema_version": 1, "last_successful_run": "2026-11-01T12:00:00.000Z", '
+                 b'"reported_ids": ["event:a"], '
+                 b'"admin_addresses": {"192.168.1.20": "2026-10-30T08:00:00.000Z"}}')
+    (tmp_path / STATE_FILE).write_bytes(version_1)
+    store = StateStore(tmp_path)
+    loaded = store.load().checkpoint
+    assert loaded.schema_version == 2 and loaded.last_successful_run == T0
+    assert loaded.reported_ids == ["event:a"]
+    assert loaded.memory.admin_addresses == {"192.168.1.20": datetime(2026, 10, 30, 8, tzinfo=UTC)}
+    assert loaded.memory.incidents == {} and loaded.memory.reports == []
+    assert (tmp_path / STATE_FILE).read_bytes() == version_1  # reading changes nothing
+    store.save(loaded.model_copy(update={"last_successful_run": T0 + timedelta(hours=1)}))
+    data = json.loads((tmp_path / STATE_FILE).read_text())
+    assert data["schema_version"] == 2 and "admin_addresses" not in data
+    assert data["memory"]["admin_addresses"] == {"192.168.1.20": "2026-10-30T08:00:00.000Z"}
+    assert (tmp_path / BACKUP_FILE).read_bytes() == version_1  # the old version stays as the backup
+    assert store.read(tmp_path / BACKUP_FILE).memory.admin_addresses == loaded.memory.admin_addresses

@@ -44,6 +44,7 @@ from unifi_scanner.analyzer.rules import (
 from unifi_scanner.analyzer.state_checks import CHECKS
 from unifi_scanner.analyzer.wording import Clock, device_phrase, times
 from unifi_scanner.errors import ConfigError
+from unifi_scanner.memory.logins import KNOWN_ADMIN_DAYS
 from unifi_scanner.models import (
     Affected,
     Client,
@@ -63,7 +64,6 @@ from unifi_scanner.models import (
     severity_at_least,
 )
 from unifi_scanner.settings import Settings
-from unifi_scanner.state.logins import KNOWN_ADMIN_DAYS
 
 MAX_EVENT_IDS = 20
 """Event ids a finding keeps (fewer when its rule keeps fewer samples)."""
@@ -572,7 +572,10 @@ class Engine:
         muted = 0
         problems: dict[str, list[tuple[int, str]]] = {}
         found: list[RuleFinding] = []
+        per_rule: dict[str, int] = {}
         for rule in self.catalogue.rules:
+            if rule.state is None and self.groups[rule.id]:
+                per_rule[rule.id] = sum(group.count for group in self.groups[rule.id].values())
             groups = self._finalists(rule)
             used = groups
             extra: dict[str, str] = {}
@@ -639,6 +642,7 @@ class Engine:
             device_health=self._device_health(problems),
             events_per_hour=self._hour_buckets(hourly),
             events_per_category=dict(sorted(self.per_category.items(), key=lambda kv: (-kv[1], kv[0]))),
+            events_per_rule=dict(sorted(per_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
             unknown_events=[
                 UnknownEvent(key=key, count=count, sample_message=sample)
                 for key, (count, sample) in sorted(self.unknown.items(), key=lambda kv: (-kv[1][0], kv[0]))

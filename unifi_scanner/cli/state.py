@@ -13,16 +13,18 @@ from unifi_scanner.cli.common import get_settings, print_json
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.timeutil import parse_duration, utcnow
 
-app = typer.Typer(help="Show or reset the checkpoint.", no_args_is_help=True)
+app = typer.Typer(help="Show or reset the checkpoint and the incident memory.", no_args_is_help=True)
 
 
 @app.command("show")
 def show(
     ctx: typer.Context,
     runs: Annotated[int, typer.Option("--runs", min=0, help="How many recent runs to list.")] = 10,
+    incidents_shown: Annotated[
+        int, typer.Option("--incidents", min=0, help="How many open incidents to list.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Show the checkpoint, its backup and the last runs.
+    """Show the checkpoint, its backup, the open incidents and the last runs.
 
     Example: unifi-scanner state show --runs 20
     """
@@ -56,11 +58,24 @@ def show(
             f"from the {state.source} file); last report: {checkpoint.last_report_count} findings, "
             f"{checkpoint.last_event_count} events; {len(checkpoint.reported_ids)} event ids remembered"
         )
-        known = list(checkpoint.admin_addresses.items())
+    memory = checkpoint.memory if checkpoint else None
+    if memory is not None:
+        known = list(memory.admin_addresses.items())
         if known:
             shown = ", ".join(f"{address} (last login {when(moment)})" for address, moment in known[:5])
             more = f" and {len(known) - 5} more" if len(known) > 5 else ""
             console.print(f"Known admin addresses: {shown}{more}")
+        opened = memory.open_incidents
+        console.print(f"Incidents remembered: {len(opened)} open, {len(memory.incidents) - len(opened)} "
+                      f"resolved; {len(memory.reports)} report summaries for trends")
+        if opened:
+            incidents = Table(title=f"Open incidents ({min(len(opened), incidents_shown)} of {len(opened)})")
+            for column in ("Severity", "Since", "Reports", "Last seen", "Incident"):
+                incidents.add_column(column)
+            for _, record in opened[:incidents_shown]:
+                incidents.add_row(record.severity.value, when(record.first_seen), str(record.reports),
+                                  when(record.last_seen), record.title)
+            console.print(incidents)
     for note in state.notes:
         console.print(f"Warning: {note}")
     console.print(f"Backup: {state.backup}")
@@ -69,6 +84,8 @@ def show(
         table.add_column(column)
     for record in state.runs:
         channels = ", ".join(f"{c.channel} {'ok' if c.ok else 'FAILED'}" for c in record.channels)
+        if record.held_back:
+            channels = f"{channels or 'nothing sent'} (held back: {record.held_back})"
         table.add_row(
             when(record.started_at), when(record.window.since if record.window else None),
             str(record.events), f"{record.findings.severe}/{record.findings.medium}/{record.findings.low}",
@@ -83,10 +100,16 @@ def reset(
     ctx: typer.Context,
     to: Annotated[str | None, typer.Option(help="New checkpoint: ISO-8601 time (UTC if no offset).")] = None,
     lookback: Annotated[str | None, typer.Option(help="New checkpoint this long ago (24h, 7d).")] = None,
+    forget_incidents: Annotated[bool, typer.Option(
+        "--forget-incidents", help="Forget the remembered incidents: the next report calls everything new. "
+                                   "Alone, it keeps the checkpoint; with --to/--lookback it moves it too.")]
+    = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
     = False,
 ) -> None:
     """Move the checkpoint, or remove it so the next run is a first run; the old one is kept as backup.
+
+    The incident memory and trends stay unless --forget-incidents.
 
     Example: unifi-scanner state reset --lookback 48h --yes
     """
@@ -100,12 +123,17 @@ def reset(
     except ValueError as exc:
         raise ConfigError(f"{'--to' if to else '--lookback'}: {exc}") from None
     settings = get_settings(ctx)
+    move = not forget_incidents or bool(to or lookback)
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError("state reset changes what the next run reports: pass --yes "
                               "(there is no terminal to ask on)")
         target = moment.isoformat() if moment else "nothing (the next run becomes a first run)"
-        if not typer.confirm(f"Set the checkpoint in {settings.effective_state_dir} to {target}?"):
+        question = (f"Set the checkpoint in {settings.effective_state_dir} to {target}"
+                    if move else f"Keep the checkpoint in {settings.effective_state_dir}")
+        if forget_incidents:
+            question += " and forget the remembered incidents"
+        if not typer.confirm(f"{question}?"):
             typer.echo("Nothing changed.")
             return
-    typer.echo(reset_checkpoint(settings, moment))
+    typer.echo(reset_checkpoint(settings, moment, checkpoint=move, forget_incidents=forget_incidents))

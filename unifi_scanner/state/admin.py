@@ -34,18 +34,31 @@ def describe_state(settings: Settings, *, runs: int = 10) -> StateDescription:
     )
 
 
-def reset_checkpoint(settings: Settings, to: datetime | None) -> str:
-    """Move the checkpoint to `to`, or remove it (next run is a first run), keeping the old one as backup.
+def reset_checkpoint(settings: Settings, to: datetime | None, *, checkpoint: bool = True,
+                     forget_incidents: bool = False) -> str:
+    """Move the checkpoint to `to`, or remove it (next run is a first run), and/or forget the incidents.
 
-    Takes the run lock, so it never races a run (LockHeldError, exit 4). Returns what was done, in one line.
+    The memory (incidents, trends, admin addresses) outlives a moved or removed checkpoint unless
+    `forget_incidents`, which forgets the incidents only: the next report calls everything new.
+    `checkpoint=False` leaves the window where it is. The previous file is kept as the backup. Takes
+    the run lock, so it never races a run (LockHeldError, exit 4). Returns what was done, in one line.
     """
     store = StateStore(settings.effective_state_dir)
     store.ensure_writable()
     with RunLock(store.directory):
-        if to is None:
-            store.clear()
-            done = "checkpoint removed: the next run is a first run"
+        current = store.load().checkpoint or Checkpoint()
+        memory = current.memory
+        done = []
+        if forget_incidents:
+            done.append(f"{len(memory.incidents)} remembered incidents forgotten")
+            memory = memory.model_copy(update={"incidents": {}})
+        if not checkpoint:
+            kept = current
+        elif to is None:
+            kept = Checkpoint()
+            done.append("checkpoint removed: the next run is a first run")
         else:
-            store.save(Checkpoint(last_successful_run=to))
-            done = f"checkpoint set to {iso_z(to)}: the next run reports from there (minus the overlap)"
-    return f"{done}; the previous checkpoint, if any, is kept as {store.backup_path}"
+            kept = Checkpoint(last_successful_run=to)
+            done.append(f"checkpoint set to {iso_z(to)}: the next run reports from there (minus the overlap)")
+        store.save(kept.model_copy(update={"memory": memory}))
+    return f"{'; '.join(done)}; the previous state is kept as {store.backup_path}"

@@ -37,6 +37,8 @@ class RunRecord(BaseModel):
     duplicates_dropped: int = 0
     findings: SeverityCounts = Field(default_factory=SeverityCounts)
     sent: bool = Field(False, description="Whether a report was handed to the delivery channels.")
+    held_back: str | None = Field(
+        None, description="Why email and webhooks were not sent (UNIFI_NOTIFY, nothing to report), if not.")
     channels: list[ChannelResult] = Field(default_factory=list)
     checkpoint_advanced: bool = False
     exit_code: int = 0

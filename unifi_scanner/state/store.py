@@ -5,6 +5,11 @@ fsync, rename, fsync of the directory), so a crash at any moment leaves either t
 file. Before each replacement the current good file is copied to `.last_run.json.bak`; a corrupt or
 unreadable checkpoint falls back to that copy, then to a first run, and says so in the log and in the
 report header. A checkpoint written by a newer release is refused rather than overwritten.
+
+The same file carries the site's memory (`memory.model`: incidents, report summaries, admin
+addresses), so the window's end and what the delivered reports said move in one atomic replace and
+can never disagree. The file format is versioned (`SCHEMA_VERSION`); an older version is upgraded as
+it is read (`MIGRATIONS`) and written in the new version by the next committed run.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ import os
 import pwd
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from unifi_scanner.errors import StateError
-from unifi_scanner.fsutil import atomic_write, fsync_dir
+from unifi_scanner.fsutil import atomic_write
+from unifi_scanner.memory.model import Memory
 from unifi_scanner.models import UtcDatetime
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import iso_z, utcnow
@@ -32,7 +38,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = ".last_run.json"
 BACKUP_FILE = ".last_run.json.bak"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_REPORTED_IDS = 50_000
 STATE_MODE = 0o600
 # Leftovers of a run killed mid-way: its collection directory and atomic_write's temporary files.
@@ -60,19 +66,14 @@ class Checkpoint(BaseModel):
         default_factory=list,
         description="Ids of events already reported that the next window's overlap will read again.",
     )
-    admin_addresses: dict[str, UtcDatetime] = Field(
-        default_factory=dict,
-        description="Addresses admins logged in from in delivered reports, with their latest login "
-                    "(`state.logins`): a login from any other address is reported as new.")
+    memory: Memory = Field(
+        default_factory=Memory,
+        description="Incidents, report summaries and admin addresses of the delivered reports (`memory`).")
     updated_at: UtcDatetime = Field(default_factory=utcnow)
 
     @field_serializer("last_successful_run", "pending_since", "updated_at")
     def _iso(self, moment: datetime | None) -> str | None:
         return None if moment is None else iso_z(moment)
-
-    @field_serializer("admin_addresses")
-    def _iso_each(self, addresses: dict[str, datetime]) -> dict[str, str]:
-        return {address: iso_z(moment) for address, moment in addresses.items()}
 
     @property
     def label(self) -> str:
@@ -82,6 +83,26 @@ class Checkpoint(BaseModel):
         if self.pending_since is not None:
             return f"none yet (the first window, from {iso_z(self.pending_since)}, is not delivered yet)"
         return "none"
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 keeps what the runs remember (incidents, trends, admin addresses) in `memory`."""
+    memory = {"admin_addresses": data.pop("admin_addresses", None) or {}}
+    return {**data, "schema_version": 2, "memory": memory}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+"""Version N's document → version N+1's. A migrated checkpoint is written in the new version by the
+next committed run (the older file stays as the backup until then, and after it)."""
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a checkpoint document of an older schema version up to `SCHEMA_VERSION`, step by step."""
+    version = data.get("schema_version", 1)
+    while isinstance(version, int) and version in MIGRATIONS and version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["schema_version"]
+    return data
 
 
 class LoadedState(BaseModel):
@@ -128,7 +149,7 @@ class StateStore:
                 f"{path} has schema version {version}; this release understands up to {SCHEMA_VERSION}. "
                 "Upgrade unifi-scanner (the file is left untouched)."
             )
-        return Checkpoint.model_validate(data)
+        return Checkpoint.model_validate(upgrade(data))
 
     def load(self) -> LoadedState:
         """Return the checkpoint to resume from, falling back to the backup, then to a first run.
@@ -174,13 +195,6 @@ class StateStore:
         """Replace the checkpoint atomically and durably, first keeping the current good one as backup."""
         self._backup_current()
         atomic_write(self.path, checkpoint.model_dump_json(indent=2).encode() + b"\n", mode=STATE_MODE)
-
-    def clear(self) -> None:
-        """Forget the checkpoint (the next run is a first run), keeping it as the backup."""
-        self._backup_current()
-        if self.path.exists():
-            self.path.unlink()
-            fsync_dir(self.directory)
 
     def _backup_current(self) -> None:
         """Copy the current checkpoint to the backup file, if it is a good one.

@@ -1,4 +1,4 @@
-"""Known admin addresses across runs: the merge, the forgetting and the bound (`state.logins`), and two
+"""Known admin addresses across runs: the merge, the forgetting and the bound (`memory.logins`), and two
 real runs against the fake controller, the second of which no longer calls a known address new."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from unifi_scanner.fake import FakeController
-from unifi_scanner.state.logins import KNOWN_ADMIN_DAYS, MAX_ADMIN_ADDRESSES, remember_logins
+from unifi_scanner.memory.logins import KNOWN_ADMIN_DAYS, MAX_ADMIN_ADDRESSES, remember_logins
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -57,8 +57,8 @@ def test_a_second_run_no_longer_calls_an_address_new_that_a_delivered_report_sho
     assert [item["id"] for item in new_login[0]["affected"] if item["kind"] == "ip"] == ["198.51.100.45"]
     state = json.loads((tmp_path / "state" / ".last_run.json").read_text(encoding="utf-8"))
     # Every address an admin logged in from is remembered, except the one that guessed passwords first.
-    assert "198.51.100.45" in state["admin_addresses"]
-    assert "192.0.2.147" not in state["admin_addresses"]
+    assert "198.51.100.45" in state["memory"]["admin_addresses"]
+    assert "192.0.2.147" not in state["memory"]["admin_addresses"]
     assert not [f for f in second["findings"] if f["rule_id"] == "admin_login_new_ip"]
     # The password guessing and its successful login are still reported: the address was never vouched for.
     assert [f["title"] for f in second["findings"] if f["rule_id"] == "admin_brute_force"] == [
