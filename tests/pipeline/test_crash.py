@@ -15,6 +15,11 @@ Accounting, from what the SMTP server received (each email carries the report as
   their event counts must add up exactly to the fake's ground truth for the whole span: no event
   missing, none twice;
 * events delivered twice must be exactly those of the accepted-but-uncommitted emails.
+
+The incident memory rides in the same file: after every run, each state file's memory must end with
+the summary of its own checkpoint's report and hold one summary per commit so far (never ahead of the
+checkpoint, never half-written), and across the committed emails an incident is NEW only while it is
+not open, and RESOLVED only when it was.
 """
 
 from __future__ import annotations
@@ -106,8 +111,13 @@ def test_sigkill_at_random_moments_never_loses_or_repeats_events(tmp_path) -> No
             for path in (tmp_path / STATE_FILE, tmp_path / BACKUP_FILE):
                 if path.exists():
                     checkpoint = store.read(path)
+                    if checkpoint.last_successful_run is not None:
+                        # The memory moved with the checkpoint, in the same write: its newest summary is
+                        # the committed report's, and it counts no report that was not committed.
+                        assert checkpoint.memory.reports[-1].until == checkpoint.last_successful_run
                     if path.name == STATE_FILE and checkpoint.last_successful_run is not None:
                         checkpoints.add(checkpoint.last_successful_run)
+                        assert len(checkpoint.memory.reports) == len(checkpoints)
             if not killed:
                 assert store.read(tmp_path / STATE_FILE).last_successful_run in checkpoints
 
@@ -133,6 +143,22 @@ def test_sigkill_at_random_moments_never_loses_or_repeats_events(tmp_path) -> No
         f"(all from the {len(uncommitted)} uncommitted emails: {allowed})"
     )
     assert len(checkpoints) == len(committed)  # every commit followed a delivered email
+    _statuses_follow_each_other(committed)
     assert delivered_once == len(truth)  # nothing missing, nothing twice among committed windows
     assert duplicates == allowed  # repeats only where the kill fell between acceptance and commit
     assert outcomes.count("killed") >= RUNS // 2
+
+
+def _statuses_follow_each_other(committed: list[dict]) -> None:
+    """Across the committed reports, in order: NEW only for what is not open, ONGOING and RESOLVED only
+    for what is, and the first report calls everything new."""
+    assert committed[0]["changes"]["first_report"]
+    open_ids: set[str] = set()
+    for report in committed:
+        for finding in report["findings"]:
+            kind = finding["status"]["kind"]
+            assert (kind == "new") is (finding["id"] not in open_ids), (finding["title"], kind)
+            (open_ids.add if finding["open"] else open_ids.discard)(finding["id"])
+        for resolved in report["resolved"]:
+            assert resolved["id"] in open_ids, resolved["title"]
+            open_ids.discard(resolved["id"])
