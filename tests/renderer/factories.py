@@ -1,23 +1,31 @@
-"""Hand-built `Report` objects for the renderer tests: a realistic busy day, hostile strings, a quiet day."""
+"""Hand-built `Report` objects for the renderer tests: a realistic busy day, hostile strings, a quiet day,
+and (`with_memory`) the same reports as a run with an incident memory delivers them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from unifi_scanner.models import (
     Affected,
     Category,
+    Changes,
     ControllerInfo,
     DeviceHealth,
     EventSample,
     Finding,
+    FindingStatus,
     HourBucket,
     Report,
+    ResolvedIncident,
     Severity,
     SeverityCounts,
     SourceOutcome,
     SourceStatus,
     TimelineEntry,
+    TrendLine,
+    TrendPoint,
+    Trends,
     UnknownEvent,
     Window,
 )
@@ -134,3 +142,67 @@ def make_report(findings: list[Finding] | None = None, *, devices: int = 6, unkn
             for n in range(unknown)
         ],
     )
+
+
+ONGOING_SINCE = SINCE - timedelta(days=2, hours=3)
+"""When the ongoing findings of `with_memory` began: 20:30 UTC on Jan 21, 21:30 in Berlin."""
+TREND_TEXTS = ("Events: 98/h, 1.2× the usual (84/h); previous report 80/h",
+               "IPS blocks: 412/h, 4.1× the usual (84/h); previous report 95/h")
+
+
+def make_resolved(index: int, severity: Severity = Severity.SEVERE, *, title: str | None = None,
+                  how: str = "back online", reports: int = 3) -> ResolvedIncident:
+    """An incident the last report listed open, over two hours before this window ended."""
+    return ResolvedIncident(
+        id=f"resolved-{index:04d}", rule_id="device_lost_contact", incident="device_outage",
+        title=title or f"Resolved incident number {index}", severity=severity, category=Category.CONNECTIVITY,
+        since=ONGOING_SINCE, resolved_at=UNTIL - timedelta(hours=2), reports=reports, how=how,
+    )
+
+
+def make_trends(points: int = 8) -> Trends:
+    """Two trend lines and `points` reports of history, a day apart, the last one ending with this window."""
+    history = [
+        TrendPoint(until=UNTIL - timedelta(days=points - 1 - n), hours=24, events=2000 + 50 * n,
+                   counts=SeverityCounts(severe=n % 3, medium=(n * 2) % 5, low=3 + n % 4))
+        for n in range(points)
+    ]
+    lines = [
+        TrendLine(measure="events", label="Events", per_hour=97.7, previous_per_hour=80.0,
+                  usual_per_hour=84.0, ratio=1.16, text=TREND_TEXTS[0]),
+        TrendLine(measure="ips_threat_blocked", label="IPS blocks", per_hour=412.0, previous_per_hour=95.0,
+                  usual_per_hour=84.0, ratio=4.9, text=TREND_TEXTS[1]),
+    ]
+    return Trends(compared=max(0, points - 1), lines=lines, history=history)
+
+
+def with_memory(report: Report, *, ongoing: Iterable[int] = (), previous: dict[int, Severity] | None = None,
+                recurred: Iterable[int] = (), resolved: list[ResolvedIncident] | None = None,
+                history: int = 8) -> Report:
+    """`report` as a run with an incident memory delivers it.
+
+    The findings at the positions in `ongoing` are ONGOING since ONGOING_SINCE in their 4th report
+    (`previous` maps positions to their severity in the last report), the rest NEW (those in `recurred`
+    after an earlier occurrence resolved a week before); `resolved` lists the incidents over since the
+    last report (two by default); the trends compare it with `history` reports.
+    """
+    ongoing, recurred, previous = set(ongoing), set(recurred), previous or {}
+    for index, finding in enumerate(report.findings):
+        if index in ongoing:
+            finding.status = FindingStatus(kind="ongoing", since=ONGOING_SINCE, report=4,
+                                           previous_severity=previous.get(index))
+        else:
+            earlier = SINCE - timedelta(days=7) if index in recurred else None
+            finding.status = FindingStatus(kind="new", since=finding.first_seen, recurred_after=earlier)
+    if resolved is None:
+        resolved = [make_resolved(1), make_resolved(2, Severity.MEDIUM)]
+    report.resolved = resolved
+    new = [finding for index, finding in enumerate(report.findings) if index not in ongoing]
+    old = [finding for index, finding in enumerate(report.findings) if index in ongoing]
+    report.changes = Changes(
+        new=len(new), new_severe=sum(finding.severity is Severity.SEVERE for finding in new),
+        ongoing=len(old), ongoing_severe=sum(finding.severity is Severity.SEVERE for finding in old),
+        resolved=len(report.resolved), severity_changed=len(previous),
+    )
+    report.trends = make_trends(history)
+    return report

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.renderer.factories import BIG_MESSAGE, HOSTILE, make_finding, make_report
+from tests.renderer.factories import (
+    BIG_MESSAGE,
+    HOSTILE,
+    make_finding,
+    make_report,
+    make_resolved,
+    with_memory,
+)
 from unifi_scanner.models import Affected, Severity, TimelineEntry
 from unifi_scanner.renderer import render
 from unifi_scanner.settings import Settings
@@ -77,9 +84,34 @@ def wide_report():
     return report
 
 
+def wide_memory_report():
+    """The wide report from a run with memory: the wide finding and another ongoing (one with a changed
+    severity), resolved incidents and trend lines as long as the rest, and a chart of 30 reports."""
+    long_name = "Ubiquiti-" + "X" * 200
+    resolved = [make_resolved(1, title=HOSTILE + " " + long_name, how=BIG_MESSAGE),
+                make_resolved(2, Severity.LOW, how="no events for 26 hours")]
+    report = with_memory(wide_report(), ongoing=[0, 2], previous={2: Severity.SEVERE}, recurred=[1],
+                         resolved=resolved, history=30)
+    report.trends.lines[0].text = "Events: " + "Y" * 300
+    return report
+
+
+REPORTS = {
+    "plain": (wide_report, "brief"),
+    "memory-brief": (wide_memory_report, "brief"),
+    "memory-full": (wide_memory_report, "full"),
+}
+
+
+@pytest.mark.parametrize("kind", REPORTS)
 @pytest.mark.parametrize("width", [375, 1024])
-def test_no_horizontal_scrolling(tmp_path: Path, width: int) -> None:
-    html = render(wide_report(), "html", Settings(timezone="Europe/Berlin", detail="high"))
+def test_no_horizontal_scrolling(tmp_path: Path, width: int, kind: str) -> None:
+    build, ongoing = REPORTS[kind]
+    html = render(build(), "html", Settings(timezone="Europe/Berlin", detail="high", ongoing=ongoing))
+    if kind != "plain":
+        for heading in ("Resolved since the last report", "Compared with earlier reports"):
+            assert heading in html
+        assert ("Still going on" in html) is (ongoing == "brief")
     assert "<script" not in html
     dom = chromium(tmp_path, html.replace("</body>", MEASURE + "</body>"), width, "--dump-dom")
     match = re.search(r'data-measure="(\d+)x(\d+)"', dom)
@@ -88,7 +120,7 @@ def test_no_horizontal_scrolling(tmp_path: Path, width: int) -> None:
     assert client_width == width
     assert scroll_width <= client_width, f"page is {scroll_width}px wide in a {client_width}px viewport"
 
-    shot = tmp_path / f"report-{width}.png"
+    shot = tmp_path / f"report-{kind}-{width}.png"
     chromium(tmp_path, html, width, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")

@@ -1,8 +1,9 @@
 """The short summary sent to chat services instead of the full report.
 
 Chat messages carry counts, the most serious findings and a link (or path) to the full report; the
-full report stays in email and files. With `webhook_redact`, MAC and IP addresses are masked in
-everything that leaves for a third-party service.
+full report stays in email and files. With an incident memory (`run`), the headline leads with what
+changed since the last report and new findings are marked NEW. With `webhook_redact`, MAC and IP
+addresses are masked in everything that leaves for a third-party service.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from unifi_scanner.delivery.files import report_filename
-from unifi_scanner.models import RenderedReport, Report, SeverityCounts
+from unifi_scanner.models import Changes, RenderedReport, Report, SeverityCounts
+from unifi_scanner.renderer.view import changes_line, finding_order
 from unifi_scanner.settings import Settings
 
 TOP_FINDINGS = 5
@@ -41,17 +43,20 @@ def _is_ip(candidate: str) -> bool:
 
 @dataclass(frozen=True)
 class TopFinding:
-    """One line of the summary: severity, title and what it affects."""
+    """One line of the summary: severity, title, what it affects and, with a memory, `new` or
+    `ongoing`."""
 
     severity: str
     title: str
     affected: str = ""
+    status: str | None = None
 
     @property
     def line(self) -> str:
-        """`[SEVERE] title (affected)`."""
+        """`[SEVERE] title (affected)`, or `[SEVERE] NEW: title (affected)` for a new finding."""
         suffix = f" ({self.affected})" if self.affected else ""
-        return f"[{self.severity.upper()}] {self.title}{suffix}"
+        mark = "NEW: " if self.status == "new" else ""
+        return f"[{self.severity.upper()}] {mark}{self.title}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class Summary:
     top: list[TopFinding] = field(default_factory=list)
     more: int = 0
     link: str | None = None
+    changes: Changes | None = None
 
     @property
     def worst(self) -> str | None:
@@ -99,6 +105,7 @@ class Summary:
             "total_events": self.total_events,
             "top_findings": [vars(item) for item in self.top],
             "more_findings": self.more,
+            "changes": self.changes.model_dump() if self.changes else None,
             "report": self.link,
         }
 
@@ -124,19 +131,26 @@ def build_summary(
     """Build the chat summary of `report`, redacted when settings.webhook_redact is on."""
     clean = redact_addresses if settings.webhook_redact else (lambda text: text)
     counts = report.counts
+    changed = changes_line(report.changes) if report.changes else ""
     if counts.total:
         headline = (
             f"{counts.severe} severe, {counts.medium} medium, {counts.low} low "
             f"({counts.total:,} findings from {report.total_events:,} events) on {report.site}"
         )
+        if changed:
+            headline = f"{changed} · {headline}"
     else:
         headline = f"All quiet on {report.site}: no findings from {report.total_events:,} events"
-    ranked = sorted(report.findings, key=lambda finding: -finding.severity.rank)
+        if changed:
+            headline += f"; {changed} since the last report"
+    # The same order as the report: most serious first, and within a severity what is new.
+    ranked = sorted(report.findings, key=finding_order)
     top = [
         TopFinding(
             severity=finding.severity.value,
             title=clean(" ".join(finding.title.split())),
             affected=clean(", ".join(item.label for item in finding.affected[:3])),
+            status=finding.status.kind if finding.status else None,
         )
         for finding in ranked[:TOP_FINDINGS]
     ]
@@ -149,4 +163,5 @@ def build_summary(
         top=top,
         more=max(0, len(report.findings) - TOP_FINDINGS),
         link=report_link(report, settings, written),
+        changes=report.changes,
     )

@@ -43,7 +43,8 @@ def subject_values(report: Report, settings: Settings) -> dict[str, str | int]:
 def _new_tag(changes: Changes) -> str:
     """What leads the default subject: new severe, new and resolved findings, else severe ones still open.
 
-    `[1 NEW SEVERE, 3 new, 1 resolved] ` (3 new besides the severe one), `[2 severe ongoing] `, or nothing on a quiet day.
+    `[1 NEW SEVERE, 3 new, 1 resolved] ` (3 new besides the severe one), `[2 severe ongoing] `, or
+    nothing on a quiet day.
     """
     parts = []
     if changes.new_severe:

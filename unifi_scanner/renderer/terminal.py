@@ -1,5 +1,5 @@
-"""The Rich view `report` shows on a terminal: a summary panel, what needs attention, the findings and
-the device health.
+"""The Rich view `report` shows on a terminal: a summary panel, what needs attention, what was resolved,
+the comparison with earlier reports, what is still going on, the findings and the device health.
 
 Cells are built as `rich.text.Text`, never as markup strings, so a device called `[bold]x` prints
 literally. Rich itself honours NO_COLOR and plain output when stdout is not a terminal.
@@ -13,16 +13,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from unifi_scanner.renderer.view import ReportView
+from unifi_scanner.renderer.view import AttentionView, ReportView, TrendsView
 
 _STYLES = {"severe": "bold white on red", "medium": "bold black on yellow", "low": "bold white on blue"}
 
 
 def print_view(view: ReportView, console: Console) -> None:
-    """Print the summary panel, the needs-attention list, findings table and device health table."""
+    """Print the summary panel, the needs-attention list, what was resolved, the trends, what is still
+    going on, the findings table and the device health table."""
     console.print(_summary(view))
     if not view.quiet:  # the summary already says all is quiet
         console.print(_attention(view))
+    if view.resolved:
+        console.print(_resolved(view))
+    if view.trends:
+        console.print(_trends(view.trends))
+    if view.ongoing:
+        console.print(_ongoing(view))
     if view.findings:
         console.print(_findings(view))
     if view.devices:
@@ -65,14 +72,54 @@ def _attention(view: ReportView) -> Table | Text:
     table.add_column("When", no_wrap=True)
     table.add_column("#", no_wrap=True)
     for line in view.attention:
+        pointer = "→ still going on" if line.brief else "not in detail"
         table.add_row(
             Text(f" {line.severity_label} ", _STYLES[line.severity]),
-            Text(line.title),
+            _titled(line),
             Text(line.when, "dim"),
-            Text(f"→ #{line.number}" if line.number else "not in detail", "dim"),
+            Text(f"→ #{line.number}" if line.number else pointer, "dim"),
         )
     if view.attention_more:
         table.add_row("", Text(f"… and {view.attention_more} more severe or medium findings"), "", "")
+    return table
+
+
+def _titled(line: AttentionView) -> Text:
+    """A line's title, led by its status word when the run has a memory."""
+    return Text.assemble((f"{line.status.word} ", "bold"), line.title) if line.status else Text(line.title)
+
+
+def _resolved(view: ReportView) -> Table:
+    """Incidents of the last report that are over, one line each."""
+    table = Table(title="Resolved since the last report", box=box.SIMPLE, expand=True, show_header=False)
+    table.add_column("Incident", ratio=3)
+    for item in view.resolved:
+        table.add_row(Text.assemble((item.title, "bold"), f" — {item.how}\n", (item.facts, "dim")))
+    if view.resolved_more:
+        table.add_row(Text(f"… and {view.resolved_more} more resolved"))
+    return table
+
+
+def _trends(trends: TrendsView) -> Text:
+    """The trend lines and, from two reports on, the findings per report as a sparkline."""
+    lines = Text("Compared with earlier reports", style="bold")
+    for line in trends.lines:
+        lines.append(f"\n  {line}")
+    if trends.lines_more:
+        lines.append(f"\n  … and {trends.lines_more} more", "dim")
+    if trends.chart:
+        lines.append(f"\n  Findings per report (oldest first): |{trends.chart.spark}|", "dim")
+    return lines
+
+
+def _ongoing(view: ReportView) -> Table:
+    """Findings already explained in earlier reports, one line each (UNIFI_ONGOING=brief)."""
+    table = Table(title="Still going on", box=box.SIMPLE, expand=True, show_header=False)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Finding", ratio=3)
+    for line in view.ongoing:
+        table.add_row(Text(f" {line.severity_label} ", _STYLES[line.severity]),
+                      Text.assemble(line.title, (f" · {line.status.detail}", "dim")))
     return table
 
 
@@ -94,10 +141,11 @@ def _findings(view: ReportView) -> Table:
             story.append(f"\n  {entry.time}  {entry.text}", "dim")
         if finding.timeline_more:
             story.append(f"\n  … and {finding.timeline_more} more", "dim")
+        status = Text(f"\n{finding.status.text}", "italic") if finding.status else ""
         table.add_row(
             str(finding.number),
             Text(f" {finding.severity_label} ", _STYLES[finding.severity]),
-            Text.assemble((finding.title, "bold"), "\n", finding.explanation, story),
+            Text.assemble((finding.title, "bold"), status, "\n", finding.explanation, story),
             str(finding.count),
             Text(affected),
             Text(finding.seen),

@@ -10,6 +10,13 @@ busy site still yields an email under Gmail's ~100 KB clipping limit.
 A report must read at a glance, so findings are shown in three tiers: a "Needs attention" line for
 every severe and medium finding, pointing at its detail; the most serious `DETAIL_MAX` findings in
 detail; and the rest folded into one count per rule. report.json keeps every finding.
+
+With incident memory (`run`), each finding also carries its status: NEW, or ONGOING since when and
+in how many reports. With UNIFI_ONGOING=brief the ongoing ones among those `DETAIL_MAX` get one line
+each in a "Still going on" list instead of their detail, so a long outage does not repeat its whole
+explanation every day, and the report is never bigger than with `full`. Incidents that ended since
+the last report get a short section of their own, and the report is compared with earlier ones
+("Compared with earlier reports", with a chart of the findings per report).
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from unifi_scanner.models import (
+    Changes,
     DeviceHealth,
     Finding,
     Report,
+    ResolvedIncident,
     Severity,
+    Trends,
     source_gaps,
 )
 from unifi_scanner.settings import Settings
@@ -46,6 +56,9 @@ SOURCES_MAX = 20
 RULE_IDS_MAX = 8
 FOLDED_RULES_MAX = 15
 FOLDED_LABEL_MAX = 80
+TREND_LINES_MAX = 10
+# The model keeps at most 30 reports of history; more would not fit a phone screen's width either.
+TREND_COLUMNS = 30
 
 DETAIL_MAX = 25
 """Most findings a report shows in detail. A reader scans a couple of dozen findings; past that the
@@ -58,7 +71,9 @@ class Limits:
     """How many entries of each long list a rendered report shows before "… and N more".
 
     `findings` counts findings shown in detail, `attention` the lines of the "Needs attention" block,
-    `timeline` the entries of one finding's incident timeline.
+    `timeline` the entries of one finding's incident timeline, `resolved` the lines of "Resolved since
+    the last report". Ongoing findings shown in one line (UNIFI_ONGOING=brief) count as shown in
+    detail, so `findings` bounds them too.
     """
 
     findings: int = DETAIL_MAX
@@ -68,14 +83,15 @@ class Limits:
     affected: int = 8
     devices: int = 40
     unknown: int = 25
+    resolved: int = 25
 
 
 LIMITS = (
     Limits(),
-    Limits(findings=20, attention=30, timeline=8, samples=5, affected=6, devices=30, unknown=15),
-    Limits(findings=15, attention=25, timeline=6, samples=3, affected=5, devices=25, unknown=12),
-    Limits(findings=10, attention=20, timeline=4, samples=2, affected=4, devices=15, unknown=8),
-    Limits(findings=6, attention=15, timeline=3, samples=0, affected=3, devices=10, unknown=5),
+    Limits(findings=20, attention=30, timeline=8, samples=5, affected=6, devices=30, unknown=15, resolved=20),
+    Limits(findings=15, attention=25, timeline=6, samples=3, affected=5, devices=25, unknown=12, resolved=15),
+    Limits(findings=10, attention=20, timeline=4, samples=2, affected=4, devices=15, unknown=8, resolved=10),
+    Limits(findings=6, attention=15, timeline=3, samples=0, affected=3, devices=10, unknown=5, resolved=8),
 )
 """Ever smaller limits, tried in turn until the HTML fits the email size budget."""
 
@@ -87,6 +103,8 @@ _TIMELINE_MAX_HOURS = 24 * 366
 
 SEVERITY_COLOURS = {"severe": "#c5221f", "medium": "#b35900", "low": "#1a5fb4", "other": "#6b7280"}
 """Mid-tone colours with white text: readable on light and dark backgrounds and after inversion."""
+STATUS_COLOURS = {"new": "#1f3a5f", "ongoing": "#6b7280"}
+"""NEW in the header's navy, so it stands out; ONGOING in grey, as old news (white text on both)."""
 
 _NOT_ANCHOR = re.compile(r"[^A-Za-z0-9_-]")
 # Words of rule ids that read as acronyms, so `ips_threat_blocked` labels as "IPS threat blocked".
@@ -152,6 +170,31 @@ class TimelineEntryView:
 
 
 @dataclass(frozen=True)
+class StatusView:
+    """What earlier reports knew of a finding, in words: `word` goes on a badge, `note` and `change`
+    follow it (`ONGOING since Jan 22 08:00 (3rd report), severity raised from medium`, `NEW — happened
+    before, resolved Jan 20 14:05`)."""
+
+    kind: str
+    word: str
+    colour: str
+    note: str
+    change: str
+
+    @property
+    def detail(self) -> str:
+        """Everything after the word: `since Jan 22 08:00 (3rd report), severity raised from medium`."""
+        return ", ".join(part for part in (self.note, self.change) if part)
+
+    @property
+    def text(self) -> str:
+        """The whole status on one line, word first."""
+        if not self.detail:
+            return self.word
+        return f"{self.word} {'— ' if self.kind == 'new' else ''}{self.detail}"
+
+
+@dataclass(frozen=True)
 class FindingView:
     """One finding, ready to print. `number` (1-based) and `anchor` let other parts point at it."""
 
@@ -179,6 +222,7 @@ class FindingView:
     samples_more: int
     timeline: list[TimelineEntryView]
     timeline_more: int
+    status: StatusView | None
 
     @property
     def seen(self) -> str:
@@ -190,8 +234,11 @@ class FindingView:
 
 @dataclass(frozen=True)
 class AttentionView:
-    """One line of the "Needs attention" block; `number` and `anchor` are None when the finding is not
-    shown in detail (the size limits left it out)."""
+    """One line of the "Needs attention" block, or of the "Still going on" list.
+
+    `number` and `anchor` are None when the finding is not shown in detail (the size limits left it
+    out, or it is ongoing and UNIFI_ONGOING=brief); `brief` says it has a line under "Still going on".
+    """
 
     number: int | None
     anchor: str | None
@@ -200,6 +247,8 @@ class AttentionView:
     colour: str
     title: str
     when: str
+    status: StatusView | None
+    brief: bool
 
 
 @dataclass(frozen=True)
@@ -234,8 +283,27 @@ class DeviceView:
 
 
 @dataclass(frozen=True)
+class ResolvedView:
+    """One line of "Resolved since the last report"."""
+
+    severity: str
+    title: str
+    how: str
+    since: str
+    reports: int
+    resolved_at: str
+
+    @property
+    def facts(self) -> str:
+        """`severe · open since Jan 22 08:00, in 3 reports · resolved Jan 24 14:05`."""
+        noun = "report" if self.reports == 1 else "reports"
+        opened = f"open since {self.since}, in {self.reports} {noun}"
+        return f"{self.severity} · {opened} · resolved {self.resolved_at}"
+
+
+@dataclass(frozen=True)
 class Segment:
-    """One coloured part of a timeline column."""
+    """One coloured part of a chart column."""
 
     severity: str
     colour: str
@@ -245,7 +313,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Column:
-    """One timeline column: a period of one or more hours and its events per severity (top first)."""
+    """One chart column: a period (hours of events, or one report) and its counts per severity (top
+    first)."""
 
     label: str
     total: int
@@ -253,18 +322,36 @@ class Column:
 
 
 @dataclass(frozen=True)
-class Timeline:
-    """The events-per-hour chart, merged into at most TIMELINE_COLUMNS columns."""
+class Chart:
+    """A stacked bar chart drawn with email-safe tables: `start` and `end` label its x axis, `spark`
+    draws it in one line of text for the text and Markdown reports."""
 
     columns: list[Column]
     height: int
-    hours_per_column: int
     start: str
     end: str
     peak: int
     peak_label: str
     totals: dict[str, int]
     spark: str
+
+
+@dataclass(frozen=True)
+class Timeline(Chart):
+    """The events-per-hour chart, merged into at most TIMELINE_COLUMNS columns."""
+
+    hours_per_column: int
+
+
+@dataclass(frozen=True)
+class TrendsView:
+    """"Compared with earlier reports": the trend lines, and the findings of the last reports as a
+    chart (None below two reports)."""
+
+    lines: list[str]
+    lines_more: int
+    compared: int
+    chart: Chart | None
 
 
 @dataclass(frozen=True)
@@ -290,6 +377,9 @@ class ReportView:
     detail: str
     attention: list[AttentionView]
     attention_more: int
+    resolved: list[ResolvedView]
+    resolved_more: int
+    ongoing: list[AttentionView]
     findings: list[FindingView]
     folded: list[FoldedView]
     folded_more: int
@@ -301,6 +391,7 @@ class ReportView:
     devices_more: int
     device_problems: int
     timeline: Timeline | None
+    trends: TrendsView | None
     unknown: list[tuple[str, int, str]]
     unknown_more: int
     unknown_events: int
@@ -321,11 +412,19 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
     since = report.window.since.astimezone(zone)
     until = report.window.until.astimezone(zone)
     shown, hidden = _select_findings(report.findings, settings.detail)
-    findings, rest = shown[: limits.findings], shown[limits.findings :]
+    top, rest = shown[: limits.findings], shown[limits.findings :]
+    # Brief: what the last report explained already gets one line, not its whole explanation again.
+    # Only the findings `full` would show in detail do, so brief is never the bigger report.
+    brief = settings.ongoing == "brief"
+    ongoing = [finding for finding in top if brief and is_ongoing(finding)]
+    findings = [finding for finding in top if not (brief and is_ongoing(finding))]
     # Keyed by identity: findings are not hashable, and nothing stops two of them sharing an id.
     in_detail = {id(finding): number for number, finding in enumerate(findings, start=1)}
+    in_brief = {id(finding) for finding in ongoing}
     attention, attention_more = bounded(
         [finding for finding in shown if finding.severity.rank >= Severity.MEDIUM.rank], limits.attention)
+    resolved, resolved_more = bounded(sorted(report.resolved, key=lambda item: -item.severity.rank),
+                                      limits.resolved)
     groups = _fold(rest)
     devices = sorted(report.device_health, key=_device_order)
     device_rows, devices_more = bounded(devices, limits.devices)
@@ -353,8 +452,14 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
         summary=summary_line(report),
         quiet=not report.findings,
         detail=settings.detail,
-        attention=[_attention_view(finding, in_detail.get(id(finding)), zone) for finding in attention],
+        attention=[
+            _attention_view(finding, in_detail.get(id(finding)), zone, brief=id(finding) in in_brief)
+            for finding in attention
+        ],
         attention_more=attention_more,
+        resolved=[_resolved_view(incident, zone, until) for incident in resolved],
+        resolved_more=resolved_more,
+        ongoing=[_attention_view(finding, None, zone, brief=True) for finding in ongoing],
         findings=[
             _finding_view(finding, number, zone, per_finding) for number, finding in enumerate(findings, 1)
         ],
@@ -371,6 +476,7 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
         devices_more=devices_more,
         device_problems=sum(1 for device in devices if not _is_healthy(device)),
         timeline=build_timeline(report, zone),
+        trends=_trends_view(report.trends, zone) if report.trends else None,
         unknown=[
             (clean(event.key), event.count, clean(event.sample_message or "", MESSAGE_MAX))
             for event in unknown_rows
@@ -381,21 +487,51 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
 
 
 def summary_line(report: Report) -> str:
-    """One line saying what the report holds: counts per severity, or that all was quiet."""
+    """One line saying what the report holds: what changed since the last report when the run has a
+    memory, then the counts per severity and the most serious finding; or that all was quiet."""
     counts = report.counts
     site = clean(report.site, 60)
+    changed = changes_line(report.changes) if report.changes else ""
     if not report.findings:
-        return f"All quiet on {site}: no findings, {report.total_events} events reviewed."
+        quiet = f"All quiet on {site}: no findings, {report.total_events} events reviewed."
+        return f"{quiet} {changed.capitalize()} since the last report." if changed else quiet
     parts = [f"{counts.severe} severe", f"{counts.medium} medium", f"{counts.low} low"]
     noun = "finding" if counts.total == 1 else "findings"
     line = f"{', '.join(parts)} {noun} on {site}"
-    top = max(report.findings, key=lambda finding: finding.severity.rank)
+    if changed:
+        line = f"{changed} on {site}: {', '.join(parts)} {noun}"
+    top = min(report.findings, key=finding_order)
     return f"{line}. Top: {clean(top.title, 100)}"
+
+
+def changes_line(changes: Changes) -> str:
+    """What changed since the last report, in words: `2 new (1 severe), 3 ongoing, 1 resolved`; empty
+    when nothing is new, ongoing or resolved."""
+    parts = []
+    if changes.new:
+        parts.append(f"{changes.new} new" + (f" ({changes.new_severe} severe)" if changes.new_severe else ""))
+    if changes.ongoing:
+        changed = f" ({changes.severity_changed} changed severity)" if changes.severity_changed else ""
+        parts.append(f"{changes.ongoing} ongoing{changed}")
+    if changes.resolved:
+        parts.append(f"{changes.resolved} resolved")
+    return ", ".join(parts)
+
+
+def is_ongoing(finding: Finding) -> bool:
+    """True for a finding the last delivered report listed already (never without a memory)."""
+    return finding.status is not None and finding.status.kind == "ongoing"
+
+
+def finding_order(finding: Finding) -> tuple[int, bool]:
+    """The order findings are shown in (sort key): most serious first, and within a severity what is
+    new before what goes on."""
+    return -finding.severity.rank, is_ongoing(finding)
 
 
 def _select_findings(findings: list[Finding], detail: str) -> tuple[list[Finding], int]:
     """Findings shown at this detail level (most serious first) and how many the level hides."""
-    ordered = sorted(findings, key=lambda finding: -finding.severity.rank)
+    ordered = sorted(findings, key=finding_order)
     if detail != "low":
         return ordered, 0
     shown = [finding for finding in ordered if finding.severity.rank >= Severity.MEDIUM.rank]
@@ -414,6 +550,18 @@ def format_short(moment: datetime) -> str:
     return f"{_MONTHS[moment.month - 1]} {moment.day} {moment:%H:%M}"
 
 
+def format_since(moment: datetime, later: datetime) -> str:
+    """`Jan 22 08:00`, or `Dec 30, 2025 08:00` when `moment` is in an earlier year than `later` (the
+    moment it is read against); both already in the display timezone."""
+    return format_short(moment) if moment.year == later.year else format_time(moment)
+
+
+def ordinal(number: int) -> str:
+    """`1st`, `2nd`, `3rd`, `4th`, `11th`, `22nd`."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def format_when(first: datetime, last: datetime) -> str:
     """A short span for one line: `Jan 24 14:05`, `Jan 24 14:05–16:30`, or `Jan 24 23:10 – Jan 25
     02:37` (both moments already in the display timezone)."""
@@ -423,8 +571,9 @@ def format_when(first: datetime, last: datetime) -> str:
     return start if f"{first:%H:%M}" == f"{last:%H:%M}" else f"{start}–{last:%H:%M}"
 
 
-def _attention_view(finding: Finding, number: int | None, zone: ZoneInfo) -> AttentionView:
-    """One "Needs attention" line; it links to the detail only when the detail is shown."""
+def _attention_view(finding: Finding, number: int | None, zone: ZoneInfo, *, brief: bool) -> AttentionView:
+    """One "Needs attention" or "Still going on" line; it links to the detail only when the detail is
+    shown."""
     return AttentionView(
         number=number,
         anchor=detail_anchor(finding) if number else None,
@@ -433,7 +582,61 @@ def _attention_view(finding: Finding, number: int | None, zone: ZoneInfo) -> Att
         colour=SEVERITY_COLOURS[finding.severity.value],
         title=clean(finding.title, TITLE_MAX),
         when=format_when(finding.first_seen.astimezone(zone), finding.last_seen.astimezone(zone)),
+        status=_status_view(finding, zone),
+        brief=brief,
     )
+
+
+def _status_view(finding: Finding, zone: ZoneInfo) -> StatusView | None:
+    """A finding's status in words, its times in the display timezone; None without a memory."""
+    status = finding.status
+    if status is None:
+        return None
+    previous = status.previous_severity
+    change = ""
+    if previous is not None and previous is not finding.severity:
+        verb = "raised" if finding.severity.rank > previous.rank else "lowered"
+        change = f"severity {verb} from {previous.value}"
+    note = ""
+    if status.kind == "ongoing":
+        since = format_since(status.since.astimezone(zone), finding.last_seen.astimezone(zone))
+        note = f"since {since} ({ordinal(status.report)} report)"
+    elif status.recurred_after is not None:
+        resolved = format_since(status.recurred_after.astimezone(zone), finding.first_seen.astimezone(zone))
+        note = f"happened before, resolved {resolved}"
+    return StatusView(kind=status.kind, word=status.kind.upper(), colour=STATUS_COLOURS[status.kind],
+                      note=note, change=change)
+
+
+def _resolved_view(incident: ResolvedIncident, zone: ZoneInfo, until: datetime) -> ResolvedView:
+    """One line of "Resolved since the last report"; `how` may quote a controller string, so it is
+    cleaned like a title."""
+    resolved_at = incident.resolved_at.astimezone(zone)
+    return ResolvedView(
+        severity=incident.severity.value,
+        title=clean(incident.title, TITLE_MAX),
+        how=clean(incident.how, TITLE_MAX),
+        since=format_since(incident.since.astimezone(zone), resolved_at),
+        reports=incident.reports,
+        resolved_at=format_since(resolved_at, until),
+    )
+
+
+def _trends_view(trends: Trends, zone: ZoneInfo) -> TrendsView | None:
+    """The trend lines, and the last reports' findings per severity as a chart, one column per report
+    labelled with its end in the display timezone; None when there is nothing to compare."""
+    history = trends.history[-TREND_COLUMNS:]
+    if not trends.lines and len(history) < 2:
+        return None
+    lines, lines_more = bounded(trends.lines, TREND_LINES_MAX)
+    chart = None
+    if len(history) >= 2:
+        labels = [format_time(point.until.astimezone(zone)) for point in history]
+        sums = [{name: getattr(point.counts, name) for name in ("severe", "medium", "low")}
+                for point in history]
+        chart = stacked_chart(labels, sums, labels[0], labels[-1])
+    return TrendsView(lines=[clean(line.text, NOTE_MAX) for line in lines], lines_more=lines_more,
+                      compared=trends.compared, chart=chart)
 
 
 def _fold(findings: list[Finding]) -> list[FoldedView]:
@@ -505,6 +708,7 @@ def _finding_view(finding: Finding, number: int, zone: ZoneInfo, limits: Limits)
             for entry in timeline
         ],
         timeline_more=timeline_more,
+        status=_status_view(finding, zone),
     )
 
 
@@ -584,37 +788,42 @@ def build_timeline(report: Report, zone: ZoneInfo) -> Timeline | None:
         if 0 <= index < len(sums):
             for severity in SEVERITY_COLOURS:
                 sums[index][severity] += getattr(bucket, severity)
+    labels = [format_time((start + timedelta(hours=index * step)).astimezone(zone)) for index in
+              range(len(sums))]
+    chart = stacked_chart(labels, sums, format_time(start.astimezone(zone)),
+                          format_time(end.astimezone(zone)))
+    return Timeline(**vars(chart), hours_per_column=step)
+
+
+def stacked_chart(labels: list[str], sums: list[dict[str, int]], start: str, end: str) -> Chart:
+    """A bar chart with one column per label, stacking its counts per severity (`sums`, keyed by names
+    of SEVERITY_COLOURS, most serious first); the tallest column is TIMELINE_HEIGHT_PX high."""
     peak = max(sum(column.values()) for column in sums)
-    columns = [_column(start + timedelta(hours=index * step), column, peak, zone) for index, column in
-               enumerate(sums)]
-    peak_column = max(columns, key=lambda column: column.total)
-    totals = {severity: sum(column[severity] for column in sums) for severity in SEVERITY_COLOURS}
-    return Timeline(
+    columns = [_column(label, column, peak) for label, column in zip(labels, sums, strict=True)]
+    return Chart(
         columns=columns,
         height=TIMELINE_HEIGHT_PX,
-        hours_per_column=step,
-        start=format_time(start.astimezone(zone)),
-        end=format_time(end.astimezone(zone)),
+        start=start,
+        end=end,
         peak=peak,
-        peak_label=peak_column.label,
-        totals=totals,
+        peak_label=max(columns, key=lambda column: column.total).label,
+        totals={severity: sum(column[severity] for column in sums) for severity in sums[0]},
         spark=_sparkline([column.total for column in columns], peak),
     )
 
 
-def _column(moment: datetime, sums: dict[str, int], peak: int, zone: ZoneInfo) -> Column:
+def _column(label: str, sums: dict[str, int], peak: int) -> Column:
     """One chart column; segments are stacked most serious on top, each at least 2 px when present.
 
     Rounding up small segments can make a full column a few pixels taller than the chart; the cell
     grows with it, which is harmless.
     """
     segments = []
-    for severity in SEVERITY_COLOURS:
-        count = sums[severity]
+    for severity, count in sums.items():
         if count:
             height = max(2, round(count / peak * TIMELINE_HEIGHT_PX))
             segments.append(Segment(severity, SEVERITY_COLOURS[severity], count, height))
-    return Column(label=format_time(moment.astimezone(zone)), total=sum(sums.values()), segments=segments)
+    return Column(label=label, total=sum(sums.values()), segments=segments)
 
 
 def _sparkline(values: list[int], peak: int) -> str:
