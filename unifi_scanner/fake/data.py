@@ -12,6 +12,9 @@ The log is a scored corpus: a routine background that needs no action from an ad
 blocked inbound scans from many sources, firewall blocks, the odd channel change, admin logins from
 each admin's usual address) plus a scripted scenario whose expected findings `expected_findings`
 lists.
+
+Devices' ``stat/device`` rows are the one record of their state; `set_connected` changes a row in
+place when the fake takes a device down or brings it back between runs.
 """
 
 from __future__ import annotations
@@ -60,8 +63,15 @@ class Device:
     type: str  # uap, usw, udm, ucg, ugw
     ip: str
     version: str
-    state: int
     record: dict[str, Any]
+
+    @property
+    def state(self) -> int:
+        """The ``stat/device`` state (0 disconnected, 1 connected, 2 pending), read from the row.
+
+        The row is the only copy, because `set_connected` changes it while the fake serves.
+        """
+        return self.record["state"]
 
     @property
     def legacy_prefix(self) -> str:
@@ -276,10 +286,10 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
     # Gateway ports: port 1 is the WAN, port 2 feeds the core switch.
     core_mac = fresh_mac(rng.choice(_UBNT_OUIS))
     gw_ports = [
-        _port(rng, 1, up=True, speed=1000, poe=False, uplink=False, name="Port 1 (WAN)"),
-        _port(rng, 2, up=True, speed=1000, poe=False, uplink=False),
-        _port(rng, 3, up=False, speed=0, poe=False, uplink=False),
-        _port(rng, 4, up=False, speed=0, poe=False, uplink=False),
+        _port(rng, 1, up=True, poe=False, uplink=False, name="Port 1 (WAN)"),
+        _port(rng, 2, up=True, poe=False, uplink=False),
+        _port(rng, 3, up=False, poe=False, uplink=False),
+        _port(rng, 4, up=False, poe=False, uplink=False),
     ]
     gw_rec = _device_record(
         rng,
@@ -294,7 +304,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         now_s=now_s,
         upgrade_to=None,
         ports=gw_ports,
-        uplink={"type": "wire", "up": True, "speed": 1000, "full_duplex": True, "name": gateway.wan_iface},
+        uplink={"type": "wire", "speed": 1000, "full_duplex": True, "name": gateway.wan_iface},
         temps=[
             {"name": "CPU", "type": "cpu", "value": 61.3},
             {"name": "Local", "type": "board", "value": 47.9},
@@ -348,7 +358,6 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             gateway.type,
             "192.168.1.1",
             gateway.version,
-            1,
             gw_rec,
         )
     )
@@ -363,9 +372,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             up = p in (1, 2) or feeds_ap or (p % 3 == 0 and p < nports - 2) or (i == 1 and p == 8)
             if i == 0 and p == 3 + 4:  # the offline AP's port
                 up = False
-            ports.append(
-                _port(rng, p, up=up, speed=1000 if up else 0, poe=p in poe_ports, uplink=p == nports)
-            )
+            ports.append(_port(rng, p, up=up, poe=p in poe_ports, uplink=p == nports))
         if i == 0:
             ports[9]["rx_errors"] = 18_342  # a bad cable the analyzer can spot
             ports[4]["poe_power"] = "14.86"
@@ -385,7 +392,6 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             ports=ports,
             uplink={
                 "type": "wire",
-                "up": True,
                 "speed": 1000,
                 "full_duplex": True,
                 "uplink_mac": uplink_mac,
@@ -401,7 +407,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             rec["overheating"] = True
             rec["has_fan"] = True
             rec["fan_level"] = 90
-        devices.append(Device(sw_macs[i], name, model, model_name, "usw", rec["ip"], version, 1, rec))
+        devices.append(Device(sw_macs[i], name, model, model_name, "usw", rec["ip"], version, rec))
 
     for i, (name, model, model_name, version, upgrade_to, state) in enumerate(ap_specs):
         rec = _device_record(
@@ -419,7 +425,6 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             ports=None,
             uplink={
                 "type": "wire",
-                "up": state == 1,
                 "speed": 1000,
                 "full_duplex": True,
                 "uplink_mac": sw_macs[0],
@@ -439,7 +444,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
                 "tx_power_mode": "auto",
             },
         ]
-        devices.append(Device(ap_macs[i], name, model, model_name, "uap", rec["ip"], version, state, rec))
+        devices.append(Device(ap_macs[i], name, model, model_name, "uap", rec["ip"], version, rec))
 
     # A new AP on core port 8, announced but not adopted: state 2 ("pending"), factory firmware.
     pending_mac = fresh_mac(rng.choice(_UBNT_OUIS))
@@ -456,13 +461,13 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         now_s=now_s,
         upgrade_to=None,
         ports=None,
-        uplink={"type": "wire", "up": True, "speed": 1000, "full_duplex": True,
+        uplink={"type": "wire", "speed": 1000, "full_duplex": True,
                 "uplink_mac": sw_macs[0], "uplink_remote_port": 3 + len(ap_specs)},
         temps=None,
     )
     pending.update(adopted=False, default=True, discovered_via="l2")
     devices.append(Device(pending_mac, PENDING_AP_NAME, "U6PLUS", "U6+", "uap", pending["ip"],
-                          pending["version"], 2, pending))
+                          pending["version"], pending))
 
     gateway_idx, switch_idx = 0, (1, 2, 3)
     ap_idx = tuple(range(4, 4 + len(ap_specs)))
@@ -543,25 +548,29 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
 
 
 def _port(
-    rng: random.Random, idx: int, *, up: bool, speed: int, poe: bool, uplink: bool, name: str | None = None
+    rng: random.Random, idx: int, *, up: bool, poe: bool, uplink: bool, name: str | None = None
 ) -> dict[str, Any]:
+    """One ``port_table`` row; a port that is down has carried no traffic."""
     port: dict[str, Any] = {
         "port_idx": idx,
         "name": name or f"Port {idx}",
         "enable": True,
-        "up": up,
-        "speed": speed,
-        "full_duplex": up,
         "media": "GE",
         "is_uplink": uplink,
-        "stp_state": "forwarding" if up else "disabled",
         "rx_bytes": rng.randrange(10**6, 10**11) if up else 0,
         "tx_bytes": rng.randrange(10**6, 10**11) if up else 0,
         "rx_errors": 0,
         "tx_errors": 0,
         "port_poe": poe,
     }
-    if poe:
+    _set_link(rng, port, up)
+    return port
+
+
+def _set_link(rng: random.Random, port: dict[str, Any], up: bool) -> None:
+    """Set a port's link, and on a PoE port its power readings, for a link that is up or down."""
+    port.update(up=up, speed=1000 if up else 0, full_duplex=up, stp_state="forwarding" if up else "disabled")
+    if port["port_poe"]:
         watts = rng.uniform(2.5, 9.5) if up else 0.0
         port.update(
             poe_enable=True,
@@ -573,7 +582,63 @@ def _port(
             poe_voltage=f"{53.5 + rng.random():.2f}" if up else "0.00",
             poe_current=f"{watts / 0.0535:.2f}" if up else "0.00",
         )
-    return port
+
+
+def _mem_total(dtype: str) -> int:
+    """Memory of a device family in bytes: consoles and gateways have far more than switches and APs."""
+    return 2_009_763_840 if dtype in ("udm", "ucg", "ugw") else 249_856_000
+
+
+def _mem_used(rng: random.Random, dtype: str) -> int:
+    """A plausible amount of memory in use on a device of the family."""
+    return int(_mem_total(dtype) * rng.uniform(0.35, 0.8))
+
+
+def _set_live(rng: random.Random, rec: dict[str, Any], state: int, uptime: int, mem_used: int) -> None:
+    """Set the fields of a ``stat/device`` row that follow its state: load, clients and throughput
+    while it is connected (state 1), empty figures otherwise, its uplink up unless it is disconnected
+    (state 0), and the reason a disconnected device gives."""
+    online = state == 1
+    mem_total = _mem_total(rec["type"])
+    rec.update(
+        {
+            "state": state,
+            "uptime": uptime,
+            "_uptime": uptime,
+            # Load figures are strings, and empty for an offline device (reference §4, §7.16).
+            "system-stats": (
+                {
+                    "cpu": f"{rng.uniform(2, 35):.1f}",
+                    "mem": f"{100 * mem_used / mem_total:.1f}",
+                    "uptime": str(uptime),
+                }
+                if online
+                else {}
+            ),
+            "sys_stats": (
+                {
+                    "loadavg_1": f"{rng.uniform(0.05, 1.5):.2f}",
+                    "loadavg_5": f"{rng.uniform(0.05, 1.2):.2f}",
+                    "loadavg_15": f"{rng.uniform(0.05, 1.0):.2f}",
+                    "mem_total": mem_total,
+                    "mem_used": mem_used,
+                    "mem_buffer": int(mem_total * 0.04),
+                }
+                if online
+                else {}
+            ),
+            "num_sta": rng.randrange(0, 25) if online else 0,
+            "satisfaction": rng.choice((100, 99, 97, 93, 88)) if online else -1,
+            "tx_bytes-r": rng.randrange(0, 10**6) if online else 0,
+            "rx_bytes-r": rng.randrange(0, 10**6) if online else 0,
+        }
+    )
+    rec["user-num_sta"] = rec["num_sta"]
+    rec["uplink"]["up"] = state != 0
+    if state == 0:
+        rec["disconnection_reason"] = "Device unreachable - inform timeout"
+    else:
+        rec.pop("disconnection_reason", None)
 
 
 def _device_record(
@@ -593,10 +658,9 @@ def _device_record(
     uplink: dict[str, Any],
     temps: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    online = state == 1
-    uptime = rng.randrange(3 * 86400, 60 * 86400) if online else 0
-    mem_total = 2_009_763_840 if dtype in ("udm", "ucg", "ugw") else 249_856_000
-    mem_used = int(mem_total * rng.uniform(0.35, 0.8))
+    """A full ``stat/device`` row; a connected device has been up for days."""
+    uptime = rng.randrange(3 * 86400, 60 * 86400) if state == 1 else 0
+    mem_used = _mem_used(rng, dtype)
     rec: dict[str, Any] = {
         "_id": _hex_id(rng),
         "site_id": site_id,
@@ -611,49 +675,19 @@ def _device_record(
         "adopted": True,
         "disabled": False,
         "isolated": False,
-        "state": state,
-        "uptime": uptime,
-        "_uptime": uptime,
         "last_seen": now_s - rng.randrange(1, 30),
         "upgradable": upgrade_to is not None,
         "upgrade_state": 0,
         "model_in_lts": False,
         "model_in_eol": False,
         "unsupported": False,
-        # Load figures are strings, and empty for an offline device (reference §4, §7.16).
-        "system-stats": (
-            {
-                "cpu": f"{rng.uniform(2, 35):.1f}",
-                "mem": f"{100 * mem_used / mem_total:.1f}",
-                "uptime": str(uptime),
-            }
-            if online
-            else {}
-        ),
-        "sys_stats": (
-            {
-                "loadavg_1": f"{rng.uniform(0.05, 1.5):.2f}",
-                "loadavg_5": f"{rng.uniform(0.05, 1.2):.2f}",
-                "loadavg_15": f"{rng.uniform(0.05, 1.0):.2f}",
-                "mem_total": mem_total,
-                "mem_used": mem_used,
-                "mem_buffer": int(mem_total * 0.04),
-            }
-            if online
-            else {}
-        ),
         "uplink": uplink,
-        "num_sta": rng.randrange(0, 25) if online else 0,
-        "user-num_sta": 0,
         "guest-num_sta": 0,
-        "satisfaction": rng.choice((100, 99, 97, 93, 88)) if online else -1,
-        "tx_bytes-r": rng.randrange(0, 10**6) if online else 0,
-        "rx_bytes-r": rng.randrange(0, 10**6) if online else 0,
         "has_temperature": temps is not None,
         "overheating": False,
         "has_fan": temps is not None,
     }
-    rec["user-num_sta"] = rec["num_sta"]
+    _set_live(rng, rec, state, uptime, mem_used)
     if upgrade_to:
         rec["upgrade_to_firmware"] = upgrade_to
     if temps is not None:
@@ -662,9 +696,29 @@ def _device_record(
         rec["fan_level"] = 0
     if ports is not None:
         rec["port_table"] = ports
-    if state == 0:
-        rec["disconnection_reason"] = "Device unreachable - inform timeout"
     return rec
+
+
+def set_connected(site: Site, dev: int, connected: bool, at_ms: int, now_ms: int, rng: random.Random) -> None:
+    """Take device ``dev`` off the controller at ``at_ms`` or bring it back then, as ``stat/device``
+    shows it at ``now_ms``.
+
+    Down: state 0, last seen at ``at_ms``, no uptime, load or clients. Back: state 1, up since
+    ``at_ms`` (so its uptime counts from then to ``now_ms``), last seen at the later of the two,
+    with fresh load figures. The switch port it hangs off follows, PoE readings included. The row is
+    changed in place; callers serialise access to it.
+    """
+    rec = site.devices[dev].record
+    at_s, now_s = at_ms // 1000, now_ms // 1000
+    uptime = max(0, now_s - at_s) if connected else 0
+    _set_live(rng, rec, 1 if connected else 0, uptime, _mem_used(rng, rec["type"]))
+    rec["last_seen"] = max(at_s, now_s) if connected else at_s
+    uplink = rec["uplink"]
+    for device in site.devices:
+        if device.mac == uplink.get("uplink_mac"):
+            for port in device.record.get("port_table") or []:
+                if port["port_idx"] == uplink.get("uplink_remote_port"):
+                    _set_link(rng, port, connected)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1371,6 +1425,13 @@ class Generator:
         members = self._pools[pool]
         return members[bits % len(members)]
 
+    def event(
+        self, t: int, kind: Kind, dev: int = -1, cli: int = -1, word: int | None = None
+    ) -> tuple[int, int, int, int, int]:
+        """One event of ``kind`` at ``t`` about device ``dev`` and client ``cli`` (-1: none); its random
+        word, which picks the variable details, is ``word`` or else drawn."""
+        return (t, int(kind), dev, cli, self.rng.getrandbits(31) if word is None else word)
+
     def background(self, n: int, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
         """``n`` events of the weighted background mix at uniform random times in [lo_ms, hi_ms)."""
         if n <= 0 or not self._bg_kinds:
@@ -1429,8 +1490,8 @@ class Generator:
         def ev(t: int, kind: Kind, dev: int = -1, cli: int = -1, word: int | None = None) -> tuple[
             int, int, int, int, int
         ]:
-            r = rng.getrandbits(31) if word is None else word
-            return (min(max(t, lo_ms), hi_ms - 1), int(kind), dev, cli, r)
+            """`event`, kept inside the window."""
+            return self.event(min(max(t, lo_ms), hi_ms - 1), kind, dev, cli, word)
 
         def threat(t: int, kind: Kind, sig: int, ip: str, cli: int) -> tuple[int, int, int, int, int]:
             """An IPS event of signature ``sig`` between external ``ip`` and client ``cli``."""
@@ -2310,7 +2371,10 @@ class Renderer:
 
 
 def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
-    """``stat/health`` rows shaped like the sample; every subsystem is ``ok`` (the VPN has no tunnel)."""
+    """``stat/health`` rows shaped like the sample; every subsystem is ``ok`` (the VPN has no tunnel).
+
+    The disconnected counts follow the devices' current states.
+    """
     gw = site.devices[site.gateway]
     aps = [site.devices[i] for i in (*site.aps, site.offline_ap)]
     sws = [site.devices[i] for i in site.switches]
@@ -2335,7 +2399,7 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
             "subsystem": "wan",
             "num_gw": 1,
             "num_adopted": 1,
-            "num_disconnected": 0,
+            "num_disconnected": int(gw.state == 0),
             "num_pending": 0,
             "status": "ok",
             "wan_ip": site.wan_ip,
@@ -2405,7 +2469,7 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
             "rx_bytes-r": 0,
             "num_sw": len(sws),
             "num_adopted": len(sws),
-            "num_disconnected": 0,
+            "num_disconnected": sum(1 for sw in sws if sw.state == 0),
             "num_pending": 0,
         },
         {

@@ -15,6 +15,10 @@ stricter answer):
   time), as on real controllers; alarms are not events and are not in ``event_ids``.
 * ``FakeController.ground_truth`` lists the findings the scenario must produce on the profile, and
   ``FakeController.routine_rules`` the rules the routine background may add as LOW findings.
+* The site can change while the fake serves, so that several runs see one story unfold:
+  ``add_events`` appends background events, ``device_down`` and ``device_up`` change a device's
+  ``stat/device`` row and append its lost-contact or reconnect event to every feed of the profile.
+  Responses are built from the current state on every request.
 * Time filters are inclusive at both ends: v2 ``timestampFrom``/``timestampTo``, ``stat/ips/event``
   ``start``/``end``, and ``stat/event`` ``[now - within hours, now]``.
 * ``system-log/all`` and ``traffic-flows``: newest first, ``pageSize`` capped (default 100, missing
@@ -315,6 +319,13 @@ class FakeController:
     ``events`` underlying events are spread over ``[now - span_hours, now)``. ``now`` fixes the fake's
     clock; left as None, the clock is the wall clock and the events end at construction time. ``mix``
     names the background mix (``data.MIXES``: default, ips, roam).
+
+    The scripted scenario is fixed at construction (``ground_truth`` lists what it must produce); a test
+    that spans several runs changes the site between them, from any thread, while the fake serves:
+    ``add_events(n, at)`` appends background events, ``device_down(mac, at)`` and ``device_up(mac, at)``
+    take a device off the controller or bring it back (its ``stat/device`` row, its switch port and a
+    lost-contact or reconnect event in every feed of the profile), and ``offline_device`` names the
+    scripted device that is already offline (the Patio AP). ``at`` defaults to the fake's now.
     """
 
     host = "127.0.0.1"
@@ -514,10 +525,41 @@ class FakeController:
         """MAC of the device whose only trouble is an alarm an admin archived: it must get no finding."""
         return self._site.devices[self._site.archived_ap].mac
 
+    @property
+    def offline_device(self) -> str:
+        """MAC of the scripted device that is offline at report time: the Patio AP.
+
+        It lost contact early in the span (``data.OFFLINE_AT``) and never came back, so ``ground_truth``
+        expects a severe device_outage for it; :meth:`device_up` ends that outage.
+        """
+        return self._site.devices[self._site.offline_ap].mac
+
     def add_events(self, n: int, at: datetime | None = None) -> list[str]:
         """Append ``n`` events of the profile's usual mix at ``at`` (default: the fake's now); returns ids."""
-        t = _ms(_aware(at)) if at is not None else _ms(self.now)
+        t = self._at_ms(at)
         return self._add_generated(n, t, t + 1)
+
+    def device_down(self, mac: str, at: datetime | None = None) -> list[str]:
+        """Take the device with ``mac`` off the controller at ``at`` (default: the fake's now).
+
+        Its ``stat/device`` row turns disconnected (state 0, ``last_seen`` at ``at``, no uptime, load or
+        clients) and the switch port it hangs off goes down; one lost-contact event at ``at`` joins every
+        event feed of the profile: ``DEVICE_UNREACHABLE`` in the v2 system log, ``EVT_AP_Lost_Contact``
+        (``EVT_SW_…``, ``EVT_GW_…`` by device type) in ``stat/event`` and as an alarm where those are
+        served (archived or not at random, like the scenario's alarms). Returns the new event's id.
+        The device's current state is not checked.
+        """
+        return self._set_connected(mac, False, at)
+
+    def device_up(self, mac: str, at: datetime | None = None) -> list[str]:
+        """Bring the device with ``mac`` back to the controller at ``at`` (default: the fake's now).
+
+        Its row turns connected (state 1, up since ``at``, last seen at the later of ``at`` and the
+        fake's now, fresh load figures) and its switch port comes up; one reconnect event at ``at``
+        joins the event feeds: ``DEVICE_RECONNECTED`` in the v2 system log, ``EVT_AP_Connected``
+        (``EVT_SW_…``, ``EVT_GW_…``) in ``stat/event``. Returns the new event's id.
+        """
+        return self._set_connected(mac, True, at)
 
     def expire_sessions(self) -> None:
         """Invalidate every login session at once, as a controller restart would."""
@@ -525,10 +567,32 @@ class FakeController:
             self._sessions.clear()
 
     def _add_generated(self, n: int, lo_ms: int, hi_ms: int) -> list[str]:
+        """Append ``n`` background events at random times in ``[lo_ms, hi_ms)``; returns their ids."""
+        with self._lock:  # the generator's RNG is shared with device changes
+            return self._append(self._gen.background(n, lo_ms, hi_ms))
+
+    def _set_connected(self, mac: str, connected: bool, at: datetime | None) -> list[str]:
+        """Change a device's connection and tell it in the event feeds (see :meth:`device_down`)."""
+        wanted = mac.lower()
+        dev = next((i for i, d in enumerate(self._site.devices) if d.mac == wanted), None)
+        if dev is None:
+            raise ValueError(f"the fake site has no device with MAC {mac!r}")
+        t = self._at_ms(at)
+        kind = Kind.DEVICE_RECONNECTED if connected else Kind.DEVICE_UNREACHABLE
         with self._lock:
-            new = self._log.add(sorted(self._gen.background(n, lo_ms, hi_ms)))
+            data.set_connected(self._site, dev, connected, t, self._now_ms(), self._gen.rng)
+            return self._append([self._gen.event(t, kind, dev)])
+
+    def _append(self, events: list[tuple[int, int, int, int, int]]) -> list[str]:
+        """Add event tuples to the log, drop cached query results, and return the new ids."""
+        with self._lock:
+            new = self._log.add(sorted(events))
             self._cache.clear()
             return [data.make_id(self._log.times[i], self._site.machine, i) for i in new]
+
+    def _at_ms(self, at: datetime | None) -> int:
+        """``at`` in epoch ms; None means the fake's now (its fixed clock, else the wall clock)."""
+        return _ms(_aware(at)) if at is not None else self._now_ms()
 
     def _now_ms(self) -> int:
         return _ms(self.now)
@@ -943,7 +1007,7 @@ class FakeController:
         handlers: dict[str, Callable[[Request], Response]] = {
             "stat/device": self._stat_device,
             "stat/sta": lambda r: Response.json(200, _meta_ok([c.record for c in self._site.clients])),
-            "stat/health": lambda r: Response.json(200, _meta_ok(data.health(self._site, self._now_ms()))),
+            "stat/health": lambda r: Response.json(200, _meta_ok(self._health())),
             "stat/sysinfo": self._sysinfo,
             "stat/rogueap": self._rogueap,
             "stat/anomalies": self._anomalies,
@@ -1004,20 +1068,27 @@ class FakeController:
         if self.profile.is_unifi_os:
             row["external_id"] = self._uuid("site-external")
         if with_health:
-            row["health"] = data.health(self._site, self._now_ms())
+            row["health"] = self._health()
         return row
 
+    def _health(self) -> list[dict[str, Any]]:
+        """``stat/health`` rows, counted while no device changes state."""
+        with self._lock:
+            return data.health(self._site, self._now_ms())
+
     def _stat_device(self, req: Request) -> Response:
-        devices = [d.record for d in self._site.devices]
+        wanted: set[str] = set()
         if req.method == "POST":
             try:
                 body = req.json()
             except ValueError:
                 return Response.json(400, _meta_error("api.err.InvalidPayload"))
             macs = body.get("macs") if isinstance(body, dict) else None
-            if macs:
-                devices = [d for d in devices if d["mac"] in {str(m).lower() for m in macs}]
-        return Response.json(200, _meta_ok(devices))
+            wanted = {str(m).lower() for m in macs or ()}
+        # device_down/device_up change the rows in place: serialise them under the lock.
+        with self._lock:
+            rows = [d.record for d in self._site.devices if not wanted or d.mac in wanted]
+            return Response.json(200, _meta_ok(rows))
 
     def _sysinfo(self, req: Request) -> Response:
         p = self.profile
