@@ -24,7 +24,7 @@ def changed(**counts: int) -> Report:
     ({"new": 4, "new_severe": 1, "resolved": 1, "ongoing": 4},
      "[1 NEW SEVERE, 3 new, 1 resolved] UniFi Report - Jan 25, 2026"),
     ({"new": 2, "new_severe": 2}, "[2 NEW SEVERE] UniFi Report - Jan 25, 2026"),
-    ({"new": 3, "ongoing": 5, "ongoing_severe": 2}, "[3 new] UniFi Report - Jan 25, 2026"),
+    ({"new": 3, "ongoing": 5, "ongoing_severe": 2}, "[3 new, 2 severe ongoing] UniFi Report - Jan 25, 2026"),
     ({"resolved": 2, "ongoing": 8}, "[2 resolved] UniFi Report - Jan 25, 2026"),
     ({"ongoing": 8, "ongoing_severe": 2, "severity_changed": 1},
      "[2 severe ongoing] UniFi Report - Jan 25, 2026"),

@@ -816,7 +816,8 @@ class Engine:
             event_ids=list(group.event_ids),
             samples=sorted((self._named_sample(s) for s in group.samples), key=lambda s: s.time),
             details=details,
-            ends="routine" if rule.routine else "recovery" if rule.state is not None else "quiet",
+            # Seen in the device list or site health now (a state check's hit): over once that recovers.
+            ends="routine" if rule.routine else "recovery" if group.count > group.events else "quiet",
         ), context
 
     def _resolve(self, ident: str) -> str | None:

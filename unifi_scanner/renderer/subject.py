@@ -41,10 +41,10 @@ def subject_values(report: Report, settings: Settings) -> dict[str, str | int]:
 
 
 def _new_tag(changes: Changes) -> str:
-    """What leads the default subject: new severe, new and resolved findings, else severe ones still open.
+    """What leads the default subject: new severe, new and resolved findings, then severe ones still open.
 
-    `[1 NEW SEVERE, 3 new, 1 resolved] ` (3 new besides the severe one), `[2 severe ongoing] `, or
-    nothing on a quiet day.
+    `[1 NEW SEVERE, 3 new, 1 resolved, 2 severe ongoing] ` (3 new besides the severe one), or nothing
+    on a quiet day.
     """
     parts = []
     if changes.new_severe:
@@ -53,7 +53,7 @@ def _new_tag(changes: Changes) -> str:
         parts.append(f"{changes.new - changes.new_severe} new")
     if changes.resolved:
         parts.append(f"{changes.resolved} resolved")
-    if not parts and changes.ongoing_severe:
+    if changes.ongoing_severe:
         parts.append(f"{changes.ongoing_severe} severe ongoing")
     return f"[{', '.join(parts)}] " if parts else ""
 
