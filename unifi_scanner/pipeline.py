@@ -256,7 +256,7 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
             try:
                 if not dry_run:
                     store.remove_leftovers()
-                loaded = store.load()
+                loaded = store.load(memory=False)  # the incidents are read after collecting
                 notes = list(loaded.notes)
                 warning = None if ephemeral_state_ok else volume_warning(store.directory)
                 if warning:
@@ -268,21 +268,25 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
                 window = Window(since=_window_start(settings, checkpoint, since, until), until=until)
                 first_run = since is None and (checkpoint is None or checkpoint.last_successful_run is None)
                 record.window, record.first_run = window, first_run
-                memory = checkpoint.memory if checkpoint else Memory()
+                memory: Memory | None = None
                 if first_run and not dry_run and (checkpoint is None or checkpoint.pending_since is None):
                     # Fix the first window's start now: if this run fails or dies, the next one retries
                     # the same window instead of a lookback that has slid past some events.
+                    memory = store.read_memory(loaded.source)
                     store.save(Checkpoint(pending_since=window.since, memory=memory))
                 overlap = timedelta(minutes=settings.overlap_minutes)
                 dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
                 log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
+                known_admins = set(checkpoint.memory.admin_addresses) if checkpoint else set()
                 report = collect_and_analyze(
                     settings, window, require_event_feed=True, transform=dedup.filter, generated_at=now,
                     first_run=first_run, lookback_hours=settings.lookback_hours if first_run else None,
-                    notes=notes, known_admin_ips=set(memory.admin_addresses) or None,
+                    notes=notes, known_admin_ips=known_admins or None,
                 )
                 from unifi_scanner.memory.recall import recall
 
+                if memory is None:
+                    memory = store.read_memory(loaded.source)
                 recalled = recall(report, memory, settings)
                 report = recalled.report
                 record.events, record.duplicates_dropped = dedup.events, dedup.dropped

@@ -105,6 +105,28 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class _Version(BaseModel):
+    """Only the version of a checkpoint file (the rest is skipped unparsed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = 1
+
+
+class _AdminAddresses(BaseModel):
+    """A memory's admin addresses only (the rest skipped unparsed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    admin_addresses: dict[str, UtcDatetime] = Field(default_factory=dict)
+
+
+class _WithoutMemory(Checkpoint):
+    """A checkpoint read without the memory's incidents and summaries (`StateStore.read`)."""
+
+    memory: _AdminAddresses = Field(default_factory=_AdminAddresses)  # type: ignore[assignment]
+
+
 class LoadedState(BaseModel):
     """What `StateStore.load` found: the checkpoint to resume from (None: first run) and why."""
 
@@ -134,25 +156,38 @@ class StateStore:
 
     # ------------------------------------------------------------------ reading
 
-    def read(self, path: Path) -> Checkpoint:
-        """Parse one checkpoint file strictly.
+    def read(self, path: Path, *, memory: bool = True) -> Checkpoint:
+        """Parse one checkpoint file strictly; with `memory` False, leave out the incidents and summaries.
 
-        Raises OSError or ValueError when the file is unreadable or corrupt, and StateError when it was
-        written by a newer release (whose meaning this release cannot know).
+        Raises OSError or ValueError (pydantic's ValidationError among them) when the file is unreadable
+        or corrupt, and StateError when it was written by a newer release (whose meaning this release
+        cannot know). A file of this version is parsed straight into models: at the memory's bounds,
+        going through Python dicts first would double the few MiB it takes.
         """
-        data = json.loads(path.read_bytes())
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        version = data.get("schema_version")
-        if isinstance(version, int) and version > SCHEMA_VERSION:
+        raw = path.read_bytes()
+        version = _Version.model_validate_json(raw).schema_version
+        if version > SCHEMA_VERSION:
             raise StateError(
                 f"{path} has schema version {version}; this release understands up to {SCHEMA_VERSION}. "
                 "Upgrade unifi-scanner (the file is left untouched)."
             )
-        return Checkpoint.model_validate(upgrade(data))
+        if version < SCHEMA_VERSION:
+            checkpoint = Checkpoint.model_validate(upgrade(json.loads(raw)))
+        elif memory:
+            return Checkpoint.model_validate_json(raw)
+        else:
+            # The parser skips the incidents and summaries without building a Python object for them.
+            checkpoint = _WithoutMemory.model_validate_json(raw)
+        fields = {name: getattr(checkpoint, name) for name in Checkpoint.model_fields}
+        kept = checkpoint.memory if memory else Memory(admin_addresses=checkpoint.memory.admin_addresses)
+        return Checkpoint.model_construct(**{**fields, "memory": kept})
 
-    def load(self) -> LoadedState:
+    def load(self, *, memory: bool = True) -> LoadedState:
         """Return the checkpoint to resume from, falling back to the backup, then to a first run.
+
+        With `memory` False the incidents and report summaries are left out (the admin addresses
+        stay): a run reads them with `read_memory` only after collecting, so their few MiB are not held,
+        and copied into the collector process, while it works.
 
         A missing file is an ordinary first run. Every fallback is logged as a warning and described
         in `notes`, which the run puts in the report header.
@@ -161,11 +196,11 @@ class StateStore:
             log.info("no checkpoint at %s: first run", self.path)
             return LoadedState(checkpoint=None, source="none")
         try:
-            return LoadedState(checkpoint=self.read(self.path), source="state")
+            return LoadedState(checkpoint=self.read(self.path, memory=memory), source="state")
         except (OSError, ValueError, ValidationError) as exc:
             problem = f"{self.path} is unreadable or corrupt ({_describe(exc)})"
         try:
-            checkpoint = self.read(self.backup_path)
+            checkpoint = self.read(self.backup_path, memory=memory)
         except (OSError, ValueError, ValidationError) as exc:
             note = (
                 f"{problem}, and so is its backup ({_describe(exc)}): this run starts over with the "
@@ -179,6 +214,12 @@ class StateStore:
         )
         log.warning(note)
         return LoadedState(checkpoint=checkpoint, source="backup", notes=[note])
+
+    def read_memory(self, source: Literal["state", "backup", "none"]) -> Memory:
+        """The whole memory of the file a `load` used (`LoadedState.source`); empty for none."""
+        if source == "none":
+            return Memory()
+        return self.read(self.path if source == "state" else self.backup_path).memory
 
     def backup_status(self) -> str:
         """One line about the backup file: missing, corrupt, or the checkpoint it holds."""
@@ -194,7 +235,8 @@ class StateStore:
     def save(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint atomically and durably, first keeping the current good one as backup."""
         self._backup_current()
-        atomic_write(self.path, checkpoint.model_dump_json(indent=2).encode() + b"\n", mode=STATE_MODE)
+        # Compact: with the memory the file is a few hundred KiB, a third of it indentation when pretty.
+        atomic_write(self.path, checkpoint.model_dump_json().encode() + b"\n", mode=STATE_MODE)
 
     def _backup_current(self) -> None:
         """Copy the current checkpoint to the backup file, if it is a good one.
