@@ -221,11 +221,13 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
     [--since, now) (a first run fixes its start in the state file at once, so a retry never slides
     past events); collect in a child process and stream the collection through the de-duplicating
     filter into the analyzer (never on disk, never whole in memory); stop with exit 3 if the event log
-    could not be read; render; deliver,
-    unless nothing reached the delivery minimum and `send_empty` is off, in which case nothing is sent
-    and the checkpoint still advances; commit the new checkpoint only when every channel succeeded
-    (otherwise delivery keeps the report on disk and the result carries exit code 1); append a line to
-    the run history; ping `/<exit code>`.
+    could not be read; read the incident memory (only now, so the collector never holds it) and mark
+    each finding new or ongoing (`memory.recall`); render; deliver through the channels
+    `memory.notify.decide` picks: none when nothing reached the delivery minimum and `send_empty` is
+    off, the report files only when `UNIFI_NOTIFY` holds the report back (the checkpoint advances
+    either way); commit the new checkpoint with the memory, in one write, only when every channel
+    that ran succeeded (otherwise delivery keeps the report on disk and the result carries exit code
+    1); append a line to the run history; ping `/<exit code>`.
 
     An interruption (the CLI turns SIGTERM into KeyboardInterrupt) is recorded and pinged as 130 and
     leaves the checkpoint as it was, like any other failure before the commit.
