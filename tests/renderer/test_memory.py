@@ -320,9 +320,9 @@ def test_hostile_strings_in_resolved_ongoing_and_trends_are_escaped(settings: Se
     markdown = render(report, "md", settings)
     assert r"\<script\>alert('x')\</script\>" in markdown
     assert not re.search(r"(?<!\\)<", re.sub(r"</?sub>|<br>", "", markdown))
-    assert rendered.subject == "[1 new, 1 resolved] UniFi Report - Jan 25, 2026"
+    assert rendered.subject == "[1 new, 1 resolved, 1 severe ongoing] UniFi Report - Jan 25, 2026"
     subject = render_all(report, settings.model_copy(update={"subject_template": "{new_tag}{site}"})).subject
-    assert subject == "[1 new, 1 resolved] Site Bcc: x@example.com"
+    assert subject == "[1 new, 1 resolved, 1 severe ongoing] Site Bcc: x@example.com"
     assert "\n" not in rendered.preheader and "\r" not in rendered.preheader
 
 
