@@ -379,6 +379,8 @@ class Finding(_Model):
                              "window and UNIFI_QUIET_HOURS; routine: background volume, never announced as "
                              "resolved.")
     status: FindingStatus | None = Field(None, description="New or ongoing, from the incident memory.")
+    site: str | None = Field(
+        None, description="`controller/site` when the report covers several sites (UNIFI_REPORT_PER).")
 
 
 class SeverityCounts(_Model):
@@ -415,6 +417,7 @@ class ResolvedIncident(_Model):
     resolved_at: UtcDatetime = Field(description="When it was over, as well as the report can tell.")
     reports: int = Field(description="Delivered reports that listed it open.")
     how: str = Field(description="How it ended, in plain words (`back online`, `no events for 26 hours`).")
+    site: str | None = Field(None, description="`controller/site` when the report covers several sites.")
 
 
 class Changes(_Model):
@@ -463,6 +466,23 @@ class Trends(_Model):
     lines: list[TrendLine] = Field(default_factory=list, description="Total first, then notable changes.")
     history: list[TrendPoint] = Field(
         default_factory=list, description="The last reports, this one last, oldest first (≤ 30).")
+
+
+class SiteOverview(_Model):
+    """One site's line in a report that covers several sites (`UNIFI_REPORT_PER=run` or `controller`)."""
+
+    controller: str
+    site: str
+    label: str = Field(description="`controller/site`, as the site's findings name it.")
+    counts: SeverityCounts = Field(default_factory=SeverityCounts)
+    new: int = 0
+    resolved: int = 0
+    events: int = 0
+    worst: str | None = Field(None, description="The title of its most serious finding.")
+    worst_severity: Severity | None = None
+    error: str | None = Field(
+        None, description="Why the site could not be reported (unreachable, login refused); its checkpoint "
+                          "stays, so the next run covers its window.")
 
 
 class DeviceHealth(_Model):
@@ -532,6 +552,10 @@ class Report(_Model):
         default_factory=list, description="Incidents open in the last delivered report that are over now.")
     changes: Changes | None = Field(None, description="What changed since the last delivered report.")
     trends: Trends | None = Field(None, description="This window against earlier delivered reports.")
+    controller_name: str = Field(
+        "default", description="The configured controller's name (`controllers:` in the config file).")
+    sites: list[SiteOverview] = Field(
+        default_factory=list, description="One line per site when the report covers several (else empty).")
     admin_logins: dict[str, UtcDatetime] = Field(
         default_factory=dict,
         description="Addresses admins logged in from successfully in this window, with the latest login "
