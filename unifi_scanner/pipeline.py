@@ -211,6 +211,154 @@ def _window_start(settings: Settings, checkpoint: Checkpoint | None, since: date
     return start
 
 
+class SiteCycle:
+    """One site's share of a run: its state directory, lock, window, report, commit and history line.
+
+    `run_once` drives one cycle; a run over many sites (`fleet`) drives one per site and delivers their
+    reports together. Call `lock`, then `start`, `analyze` and (after a successful delivery) `commit`,
+    and always `close`, which writes the history line (once locked) and releases the lock.
+    """
+
+    def __init__(self, settings: Settings, directory: Path, *, dry_run: bool = False,
+                 since: datetime | None = None, ephemeral_state_ok: bool = False) -> None:
+        """Bind the site's settings and state directory; nothing is touched before `lock`."""
+        self.settings = settings
+        self.store = StateStore(directory)
+        self.history = RunHistory(self.store.directory)
+        self.dry_run = dry_run
+        self.since = since
+        self.ephemeral_state_ok = ephemeral_state_ok
+        self.record = RunRecord(run_id=str(uuid.uuid4()), started_at=utcnow())
+        self.notes: list[str] = []
+        self._lock: RunLock | None = None
+
+    def lock(self) -> None:
+        """Prove the state directory writable (exit 5) and take its lock (exit 4); a dry run does neither."""
+        if self.dry_run:
+            return
+        self.store.ensure_writable()
+        self._lock = RunLock(self.store.directory).__enter__()
+
+    def start(self) -> Window:
+        """Load the checkpoint (its memory waits until after collecting) and pick the window.
+
+        A first run fixes its window's start in the state file at once, so a retry never slides past
+        events; the checkpoint falls back to its backup, then to a first run, with a note for the report.
+        """
+        store, settings = self.store, self.settings
+        if not self.dry_run:
+            store.remove_leftovers()
+        self.loaded = loaded = store.load(memory=False)
+        self.notes = list(loaded.notes)
+        warning = None if self.ephemeral_state_ok else volume_warning(store.directory)
+        if warning:
+            log.warning(warning)
+            self.notes.append(warning)
+        self.now = now = utcnow()
+        self.until = until = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        self.checkpoint = checkpoint = loaded.checkpoint
+        self.window = Window(since=_window_start(settings, checkpoint, self.since, until), until=until)
+        self.first_run = self.since is None and (checkpoint is None or checkpoint.last_successful_run is None)
+        self.record.window, self.record.first_run = self.window, self.first_run
+        self.memory: Memory | None = None
+        if self.first_run and not self.dry_run and (checkpoint is None or checkpoint.pending_since is None):
+            self.memory = store.read_memory(loaded.source)
+            store.save(Checkpoint(pending_since=self.window.since, memory=self.memory))
+        overlap = timedelta(minutes=settings.overlap_minutes)
+        self.dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
+        return self.window
+
+    def analyze(self) -> Report:
+        """Collect and analyze the window (exit 3 when the event log failed), then recall the memory.
+
+        The incidents are read only now, so the collector process never holds them; the report comes
+        back with every finding new or ongoing and what ended since the last report.
+        """
+        from unifi_scanner.memory.recall import recall
+
+        checkpoint, window = self.checkpoint, self.window
+        log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
+        known_admins = set(checkpoint.memory.admin_addresses) if checkpoint else set()
+        report = collect_and_analyze(
+            self.settings, window, require_event_feed=True, transform=self.dedup.filter,
+            generated_at=self.now, first_run=self.first_run,
+            lookback_hours=self.settings.lookback_hours if self.first_run else None, notes=self.notes,
+            known_admin_ips=known_admins or None,
+        )
+        if self.memory is None:
+            self.memory = self.store.read_memory(self.loaded.source)
+        recalled = recall(report, self.memory, self.settings)
+        self.remembered = recalled.memory
+        self.report = recalled.report
+        self.record.events, self.record.duplicates_dropped = self.dedup.events, self.dedup.dropped
+        self.record.findings = self.report.counts
+        return self.report
+
+    def commit(self) -> None:
+        """Write the new checkpoint with the memory, in one atomic replace (after delivery succeeded)."""
+        log.debug("run phase: commit")
+        self.store.save(Checkpoint(
+            last_successful_run=self.until, last_report_count=self.report.counts.total,
+            last_event_count=self.dedup.events, reported_ids=bounded_ids(self.dedup.seen),
+            memory=self.remembered,
+        ))
+        log.debug("run phase: committed %s", iso_z(self.until))
+        self.record.checkpoint_advanced = True
+
+    def close(self, exit_code: int, error: str | None) -> None:
+        """Record how the site's run ended in its history (when it held the lock) and release the lock."""
+        self.record.exit_code, self.record.error = exit_code, error
+        if self._lock is not None:
+            try:
+                self.record.ended_at = utcnow()
+                self.history.append(self.record)
+            finally:
+                self._lock.__exit__(None, None, None)
+                self._lock = None
+
+
+class Delivered(BaseModel):
+    """What delivering one report did (`deliver_report`)."""
+
+    rendered: RenderedReport
+    held_back: str | None = None
+    sent: bool = False
+    channels: list[ChannelResult] = Field(default_factory=list)
+    fallback_paths: list[str] = Field(default_factory=list)
+    error: str | None = Field(None, description="Which channels failed, when any did.")
+
+
+def deliver_report(report: Report, settings: Settings, *, channels: set[str] | None = None,
+                   dry_run: bool = False) -> Delivered:
+    """Render the report and deliver it through the channels `memory.notify.decide` picks.
+
+    None when nothing reached the delivery minimum and `send_empty` is off; the report files only when
+    `UNIFI_NOTIFY` holds the report back; otherwise every selected channel. `error` names the
+    channels that failed (the caller then keeps the checkpoint).
+    """
+    from unifi_scanner.delivery import deliver, select_channels
+
+    log.debug("run phase: render")
+    # Imported only now: its 5 MiB would otherwise sit in memory beside both processes
+    # while collecting, when together they use the most.
+    from unifi_scanner.renderer import render_all
+
+    rendered = render_all(report, settings)
+    decision = decide(report, settings, select_channels(settings, channels))
+    done = Delivered(rendered=rendered, held_back=decision.held_back)
+    if decision.held_back:
+        log.info("%s: %s", decision.held_back, "report files only" if decision.channels else "nothing sent")
+    if decision.channels:
+        log.debug("run phase: deliver")
+        outcome = deliver(report, rendered, settings, channels=decision.channels, dry_run=dry_run)
+        done.sent = not dry_run
+        done.channels, done.fallback_paths = outcome.results, outcome.fallback_paths
+        if not outcome.ok:
+            failed = [f"{r.channel}: {r.detail}" for r in outcome.results if not r.ok]
+            done.error = "delivery failed (" + "; ".join(failed) + ")"
+    return done
+
+
 def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | None = None,
              channels: set[str] | None = None, ephemeral_state_ok: bool = False) -> RunResult:
     """Run one complete cycle and return what happened; raise a ScannerError for what stops it early.
@@ -222,12 +370,11 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
     past events); collect in a child process and stream the collection through the de-duplicating
     filter into the analyzer (never on disk, never whole in memory); stop with exit 3 if the event log
     could not be read; read the incident memory (only now, so the collector never holds it) and mark
-    each finding new or ongoing (`memory.recall`); render; deliver through the channels
-    `memory.notify.decide` picks: none when nothing reached the delivery minimum and `send_empty` is
-    off, the report files only when `UNIFI_NOTIFY` holds the report back (the checkpoint advances
-    either way); commit the new checkpoint with the memory, in one write, only when every channel
-    that ran succeeded (otherwise delivery keeps the report on disk and the result carries exit code
-    1); append a line to the run history; ping `/<exit code>`.
+    each finding new or ongoing (`memory.recall`); render and deliver (`deliver_report`; the
+    checkpoint advances also when nothing is sent or `UNIFI_NOTIFY` holds the report back); commit
+    the new checkpoint with the memory, in one write, only when every channel that ran succeeded
+    (otherwise delivery keeps the report on disk and the result carries exit code 1); append a line
+    to the run history; ping `/<exit code>`.
 
     An interruption (the CLI turns SIGTERM into KeyboardInterrupt) is recorded and pinged as 130 and
     leaves the checkpoint as it was, like any other failure before the commit.
@@ -237,136 +384,85 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
     files only); `ephemeral_state_ok` skips the container-volume warning for state that is throwaway
     on purpose (the demo's).
     """
-    from unifi_scanner.delivery import deliver, select_channels
+    from unifi_scanner.delivery import select_channels
 
-    run_id = str(uuid.uuid4())
-    store = StateStore(settings.effective_state_dir)
+    cycle = SiteCycle(settings, settings.effective_state_dir, dry_run=dry_run, since=since,
+                      ephemeral_state_ok=ephemeral_state_ok)
+    record = cycle.record
+    with run_monitoring(settings, record.run_id, dry_run=dry_run) as monitor:
+        select_channels(settings, channels)  # a configuration without channels fails before collecting
+        cycle.lock()
+        try:
+            window = cycle.start()
+            report = cycle.analyze()
+            result = RunResult(
+                run_id=record.run_id, dry_run=dry_run, window=window, first_run=cycle.first_run,
+                events=cycle.dedup.events, duplicates_dropped=cycle.dedup.dropped, counts=report.counts,
+                checkpoint=cycle.checkpoint and cycle.checkpoint.last_successful_run, notes=cycle.notes,
+            )
+            done = deliver_report(report, settings, channels=channels, dry_run=dry_run)
+            result.subject = done.rendered.subject
+            result.held_back = record.held_back = done.held_back
+            result.sent = record.sent = done.sent
+            result.channels = record.channels = done.channels
+            result.fallback_paths, result.error = done.fallback_paths, done.error
+            result.exit_code = 1 if done.error else 0
+            if dry_run:
+                result.rendered = done.rendered
+            elif not done.error:
+                cycle.commit()
+                result.checkpoint_advanced, result.checkpoint = True, cycle.until
+            else:
+                log.error("%s; checkpoint not advanced: the next run reports this window again", done.error)
+            cycle.close(result.exit_code, result.error)
+        except ScannerError as exc:
+            cycle.close(int(exc.exit_code), str(exc))
+            raise
+        except KeyboardInterrupt:
+            when = "after" if record.checkpoint_advanced else "before"
+            log.error("run interrupted %s the checkpoint commit", when)
+            cycle.close(INTERRUPTED, "interrupted (SIGINT or SIGTERM)")
+            raise
+        except BaseException as exc:
+            cycle.close(1, f"internal error: {type(exc).__name__}: {exc}")
+            raise
+        monitor.exit_code = result.exit_code
+        return result
+
+
+class Monitor:
+    """The exit code a run's end ping reports (`run_monitoring`)."""
+
+    exit_code: int = 1  # what the end ping reports if an unexpected exception escapes
+
+
+@contextlib.contextmanager
+def run_monitoring(settings: Settings, run_id: str, *, dry_run: bool) -> Iterator[Monitor]:
+    """Ping `/start`, and on leaving `/<exit code>` (130 interrupted, a ScannerError's own code), with the
+    log tail when asked; log the process's CPU and peak memory for sizing a container's limit."""
     ping_url = None if dry_run or settings.ping_url is None else settings.ping_url.get_secret_value()
     pinger = Pinger(ping_url, run_id)
     tail = LogTail() if ping_url and settings.ping_send_log else None
     if tail is not None:
         logging.getLogger("unifi_scanner").addHandler(tail)
-    record = RunRecord(run_id=run_id, started_at=utcnow())
-    history = RunHistory(store.directory)
-    exit_code = 1  # what the end ping reports if an unexpected exception escapes
+    monitor = Monitor()
     pinger.start()
     try:
-        select_channels(settings, channels)  # a configuration without channels fails before collecting
-        if not dry_run:
-            store.ensure_writable()
-        with contextlib.nullcontext() if dry_run else RunLock(store.directory):
-            try:
-                if not dry_run:
-                    store.remove_leftovers()
-                loaded = store.load(memory=False)  # the incidents are read after collecting
-                notes = list(loaded.notes)
-                warning = None if ephemeral_state_ok else volume_warning(store.directory)
-                if warning:
-                    log.warning(warning)
-                    notes.append(warning)
-                now = utcnow()
-                until = now.replace(microsecond=now.microsecond // 1000 * 1000)
-                checkpoint = loaded.checkpoint
-                window = Window(since=_window_start(settings, checkpoint, since, until), until=until)
-                first_run = since is None and (checkpoint is None or checkpoint.last_successful_run is None)
-                record.window, record.first_run = window, first_run
-                memory: Memory | None = None
-                if first_run and not dry_run and (checkpoint is None or checkpoint.pending_since is None):
-                    # Fix the first window's start now: if this run fails or dies, the next one retries
-                    # the same window instead of a lookback that has slid past some events.
-                    memory = store.read_memory(loaded.source)
-                    store.save(Checkpoint(pending_since=window.since, memory=memory))
-                overlap = timedelta(minutes=settings.overlap_minutes)
-                dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
-                log.debug("run phase: collect %s .. %s", iso_z(window.since), iso_z(window.until))
-                known_admins = set(checkpoint.memory.admin_addresses) if checkpoint else set()
-                report = collect_and_analyze(
-                    settings, window, require_event_feed=True, transform=dedup.filter, generated_at=now,
-                    first_run=first_run, lookback_hours=settings.lookback_hours if first_run else None,
-                    notes=notes, known_admin_ips=known_admins or None,
-                )
-                from unifi_scanner.memory.recall import recall
-
-                if memory is None:
-                    memory = store.read_memory(loaded.source)
-                recalled = recall(report, memory, settings)
-                report = recalled.report
-                record.events, record.duplicates_dropped = dedup.events, dedup.dropped
-                record.findings = report.counts
-                result = RunResult(
-                    run_id=run_id, dry_run=dry_run, window=window, first_run=first_run,
-                    events=dedup.events, duplicates_dropped=dedup.dropped, counts=report.counts,
-                    checkpoint=checkpoint and checkpoint.last_successful_run, notes=notes,
-                )
-                log.debug("run phase: render")
-                # Imported only now: its 5 MiB would otherwise sit in memory beside both processes
-                # while collecting, when together they use the most.
-                from unifi_scanner.renderer import render_all
-
-                rendered = render_all(report, settings)
-                result.subject = rendered.subject
-                decision = decide(report, settings, select_channels(settings, channels))
-                if decision.held_back:
-                    log.info("%s: %s", decision.held_back, "report files only" if decision.channels
-                             else "nothing sent")
-                    result.held_back = record.held_back = decision.held_back
-                if decision.channels:
-                    log.debug("run phase: deliver")
-                    outcome = deliver(report, rendered, settings, channels=decision.channels, dry_run=dry_run)
-                    result.sent = record.sent = not dry_run
-                    result.channels = record.channels = outcome.results
-                    result.fallback_paths = outcome.fallback_paths
-                    if not outcome.ok:
-                        failed = [f"{r.channel}: {r.detail}" for r in outcome.results if not r.ok]
-                        result.exit_code = 1
-                        result.error = "delivery failed (" + "; ".join(failed) + ")"
-                if dry_run:
-                    result.rendered = rendered
-                elif result.exit_code == 0:
-                    log.debug("run phase: commit")
-                    store.save(Checkpoint(
-                        last_successful_run=until, last_report_count=report.counts.total,
-                        last_event_count=dedup.events, reported_ids=bounded_ids(dedup.seen),
-                        memory=recalled.memory,
-                    ))
-                    log.debug("run phase: committed %s", iso_z(until))
-                    result.checkpoint_advanced = record.checkpoint_advanced = True
-                    result.checkpoint = until
-                else:
-                    log.error("%s; checkpoint not advanced: the next run reports this window again",
-                              result.error)
-                record.exit_code, record.error = result.exit_code, result.error
-            except ScannerError as exc:
-                record.exit_code, record.error = int(exc.exit_code), str(exc)
-                raise
-            except KeyboardInterrupt:
-                record.exit_code, record.error = INTERRUPTED, "interrupted (SIGINT or SIGTERM)"
-                when = "after" if record.checkpoint_advanced else "before"
-                log.error("run interrupted %s the checkpoint commit", when)
-                raise
-            except BaseException as exc:
-                record.exit_code, record.error = 1, f"internal error: {type(exc).__name__}: {exc}"
-                raise
-            finally:
-                if not dry_run:
-                    record.ended_at = utcnow()
-                    history.append(record)
-        exit_code = result.exit_code
-        return result
+        yield monitor
     except ScannerError as exc:
-        exit_code = int(exc.exit_code)
+        monitor.exit_code = int(exc.exit_code)
         raise
     except KeyboardInterrupt:
-        exit_code = INTERRUPTED
+        monitor.exit_code = INTERRUPTED
         raise
     finally:
         # For sizing a container's memory limit (the collector process logs its own figures).
         usage = resource.getrusage(resource.RUSAGE_SELF)
         log.debug("run finished with exit code %d; CPU of this process %.2f s, peak RSS of this process "
-                  "%.1f MiB", exit_code, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+                  "%.1f MiB", monitor.exit_code, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
         if tail is not None:
             logging.getLogger("unifi_scanner").removeHandler(tail)
-        pinger.finish(exit_code, tail.text() if tail is not None else None)
+        pinger.finish(monitor.exit_code, tail.text() if tail is not None else None)
 
 
 def run_demo(settings: Settings, reports_dir: Path | None = None) -> tuple[RunResult, Path]:
