@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     password: SecretStr | None = Field(None, description="Password of the local admin account.")
     api_key: SecretStr | None = Field(None, description="UniFi OS API key; replaces username/password.")
     site: str = Field("default", description="Site name as used in URLs (not its description).")
+    sites: CommaList = Field(
+        default_factory=list,
+        description="Several sites of the controller in one run: names as in URLs (default,branch), or all "
+                    "(every site the account can see). Empty: UNIFI_SITE alone.",
+    )
+    controllers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Several controllers (a list in the config file): each entry has a name and takes the "
+                    "same keys as these settings, which act as its defaults; secrets as KEY_file paths.",
+    )
+    report_per: Literal["run", "controller", "site"] = Field(
+        "run", description="With several sites: one combined report per run, one per controller, or one "
+                           "per site (each with its controller's recipients).",
+    )
+    shard: str | None = Field(
+        None, description="I/N: run only the controllers at positions where position % N == I "
+                          "(spread a fleet over N pods or hosts).",
+    )
     controller_type: Literal["auto", "unifi_os", "legacy"] = Field(
         "auto", description="auto detects; unifi_os for consoles, legacy for the self-hosted app."
     )
@@ -221,7 +239,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "mute_rules", "mute_devices", "mute_clients", "mute_signatures", "email_to", "email_cc",
-        "email_bcc", "email_recipients", "apprise_urls", mode="before",
+        "email_bcc", "email_recipients", "apprise_urls", "sites", mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -246,6 +264,20 @@ class Settings(BaseSettings):
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and ("\r" in value or "\n" in value):
             raise ValueError("must be a single line")
+        return value
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard(value)
+        return value
+
+    @field_validator("sites")
+    @classmethod
+    def _site_names(cls, value: list[str]) -> list[str]:
+        if "all" in value and len(value) > 1:
+            raise ValueError("all stands alone: every site the account can see")
         return value
 
     @field_validator("tls_fingerprint")
@@ -342,6 +374,17 @@ class Settings(BaseSettings):
         ]
         sources.append(InitSettingsSource(settings_cls, init_kwargs=_config_data.get() or {}))
         return tuple(sources)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` as (I, N), with 0 <= I < N; ValueError saying what is wrong otherwise."""
+    index, slash, count = str(text).partition("/")
+    if not slash or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"{text!r} is not I/N (e.g. 0/4)")
+    shard = (int(index), int(count))
+    if shard[1] < 1 or shard[0] >= shard[1]:
+        raise ValueError(f"{text!r}: I must be at least 0 and below N, and N at least 1")
+    return shard
 
 
 def check_address(address: str) -> str:

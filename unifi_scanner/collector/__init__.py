@@ -4,11 +4,12 @@ Public API:
 
 * `collect(settings, window, writer, *, progress=None) -> CollectStats`
 * `check_controller(settings) -> ControllerInfo`
+* `list_sites(settings) -> list[str]`
 * `CollectStats`
 * `EVENT_FEEDS`: the sources without which a window cannot be reported completely
 """
 
-from unifi_scanner.collector.collect import CollectStats, check_controller, collect
+from unifi_scanner.collector.collect import CollectStats, check_controller, collect, list_sites
 from unifi_scanner.collector.sources import EVENT_FEEDS
 
-__all__ = ["EVENT_FEEDS", "CollectStats", "check_controller", "collect"]
+__all__ = ["EVENT_FEEDS", "CollectStats", "check_controller", "collect", "list_sites"]

@@ -24,7 +24,7 @@ from unifi_scanner.timeutil import utcnow
 
 from .auth import connect
 from .http import ApiError
-from .sources import SOURCES, Context, SourceRun, controller_facts
+from .sources import SOURCES, Context, SourceRun, controller_facts, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +100,16 @@ def check_controller(settings: Settings) -> ControllerInfo:
         return conn.info(**controller_facts(Context(conn, Window(since=utcnow(), until=utcnow()), settings)))
     finally:
         conn.close()
+
+
+def list_sites(settings: Settings) -> list[str]:
+    """Log in, read the names (as in URLs) of every site the account can see, log out.
+
+    For `UNIFI_SITES=all`. Raises ControllerError subclasses like `collect`.
+    """
+    conn = connect(settings)
+    try:
+        rows = rows_of(conn.get(conn.api_path("self/sites")))
+    finally:
+        conn.close()
+    return [str(row["name"]) for row in rows if isinstance(row, dict) and row.get("name")]
