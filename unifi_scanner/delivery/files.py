@@ -1,6 +1,7 @@
 """Report files in the reports directory: atomic writes, retention, and the fallback copy.
 
-Names are `unifi-report-<site>-<YYYYmmddTHHMMSSZ>.<ext>`, the timestamp being the report's generation
+Names are `unifi-report-<site>-<YYYYmmddTHHMMSSZ>.<ext>` (`<controller>-<site>` for a named
+controller of the config file's list), the timestamp being the report's generation
 time in UTC, so a re-sent report overwrites its own files instead of piling up copies. Retention only
 ever touches names matching that exact pattern: temp files (`.name.XXXX.tmp`), other tools' files and
 the files just written are never deleted.
@@ -42,9 +43,15 @@ def safe_site(site: str) -> str:
 
 
 def report_filename(report: Report, fmt: str) -> str:
-    """The file name of `report` in format `fmt` (html, text or json)."""
+    """The file name of `report` in format `fmt` (html, text or json).
+
+    A named controller's site reports carry its name (`hq-default`), so two controllers' `default`
+    sites, reported one by one (`UNIFI_REPORT_PER=site`) at the same second, never share a file.
+    """
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
-    return f"unifi-report-{safe_site(report.site)}-{stamp}.{EXTENSIONS[fmt]}"
+    named = report.controller_name != "default" and not report.sites
+    scope = f"{report.controller_name}-{report.site}" if named else report.site
+    return f"unifi-report-{safe_site(scope)}-{stamp}.{EXTENSIONS[fmt]}"
 
 
 def content_for(rendered: RenderedReport, fmt: str) -> bytes:
