@@ -34,24 +34,15 @@ def run_checks(settings: Settings) -> list[CheckResult]:
 
     Settings have already loaded (a settings problem ends the command before this runs, with exit 2).
     """
-    from unifi_scanner.collector import check_controller
     from unifi_scanner.delivery import check_smtp, check_webhooks
+    from unifi_scanner.fleet.plan import plan
     from unifi_scanner.state import check_state_dir
 
     results = [CheckResult(name="settings", status="ok", detail="all settings valid")]
     results.append(_attempt("state", lambda: check_state_dir(settings)))
-    if settings.host:
-        def controller() -> str:
-            info = check_controller(settings)
-            version = f", Network {info.version}" if info.version else ""
-            return f"logged in to {info.url} ({info.type}{version}, site {settings.site})"
-
-        results.append(_attempt("controller", controller))
-    else:
-        results.append(
-            CheckResult(name="controller", status="failed", detail="UNIFI_HOST is not set",
-                        exit_code=int(ExitCode.USAGE))
-        )
+    named = bool(settings.controllers)
+    for controller in plan(settings):
+        results.append(_check_controller(controller.name, controller.settings, named=named))
     if settings.email_enabled:
         results.append(_attempt("smtp", lambda: check_smtp(settings)))
     else:
@@ -66,6 +57,24 @@ def run_checks(settings: Settings) -> list[CheckResult]:
             )
         )
     return results
+
+
+def _check_controller(name: str, settings: Settings, *, named: bool) -> CheckResult:
+    """Log in to one controller and read its sysinfo (`controller`, or `controller hq` in a list)."""
+    from unifi_scanner.collector import check_controller
+
+    label = f"controller {name}" if named else "controller"
+    if not settings.host:
+        return CheckResult(name=label, status="failed", detail="UNIFI_HOST is not set",
+                           exit_code=int(ExitCode.USAGE))
+
+    def controller() -> str:
+        info = check_controller(settings)
+        version = f", Network {info.version}" if info.version else ""
+        sites = ", ".join(settings.sites) if settings.sites else settings.site
+        return f"logged in to {info.url} ({info.type}{version}, site {settings.site}; reports {sites})"
+
+    return _attempt(label, controller)
 
 
 def exit_code_for(results: list[CheckResult]) -> int:
