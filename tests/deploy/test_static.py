@@ -22,10 +22,11 @@ from unifi_scanner.settings import Settings, _is_secret
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 COMPOSE = REPO / "docker" / "compose.yml"
-K8S = REPO / "docker" / "k8s-cronjob.yaml"
+K8S = REPO / "docker" / "k8s" / "cronjob.yaml"
+K8S_SHARDED = REPO / "docker" / "k8s" / "sharded-cronjob.yaml"
 OFELIA_INI = REPO / "ofelia.ini"
 CRONTAB = REPO / "crontab.example"
-EXAMPLES = [DOCKERFILE, COMPOSE, K8S, OFELIA_INI, CRONTAB, REPO / "docker" / "build-base.sh"]
+EXAMPLES = [DOCKERFILE, COMPOSE, K8S, K8S_SHARDED, OFELIA_INI, CRONTAB, REPO / "docker" / "build-base.sh"]
 
 JOB = "unifi-scanner"
 STATE_VOLUME = "unifi-scanner-data"
@@ -160,7 +161,7 @@ def ofelia_labels(compose: dict) -> dict[str, dict[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def k8s() -> dict[str, dict]:
-    """docker/k8s-cronjob.yaml, one document per kind."""
+    """docker/k8s/cronjob.yaml, one document per kind."""
     return {doc["kind"]: doc for doc in yaml.safe_load_all(K8S.read_text())}
 
 
@@ -416,3 +417,12 @@ def test_no_secret_values_in_examples(path: Path) -> None:
         assert name not in secret_env_names(), f"{path.name}: {name} puts a secret value in plain text"
         assert name.removesuffix("_FILE") in fields, f"{path.name}: {name} is not a setting"
 
+
+
+def test_readme_names_only_existing_examples() -> None:
+    """Every docker/ path the README names (links, code spans, commands) exists, so a moved file is
+    noticed. References such as `docker/compose#123` (an issue) are not paths and are not matched."""
+    readme = (REPO / "README.md").read_text()
+    named = set(re.findall(r"(?:\]\(|`|-f |sh )(docker/[\w./-]*\w)(?![\w#])", readme))
+    assert {"docker/Dockerfile", "docker/compose.yml"} <= named
+    assert [path for path in sorted(named) if not (REPO / path).exists()] == []
