@@ -39,7 +39,8 @@ def make(profile: str, events: int = 10_000, hours: float = 72) -> FakeControlle
 
 def rows(fc: FakeController, view: str) -> list[dict]:
     """Every row of one view, rendered as that feed serves it."""
-    log, render = fc._log, fc._render
+    first = fc._state()
+    log, render = first.log, first.render
     shape = {VIEW_V2: render.v2, VIEW_LEGACY: render.legacy, VIEW_ALARM: render.alarm, VIEW_IPS: render.flow}
     return [shape[view](log.event(view, pos)) for pos in range(len(log.views[view][0]))]
 
@@ -52,7 +53,7 @@ def is_doc(ip: str) -> bool:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_default_background_needs_no_action(profile: str) -> None:
     fc = make(profile)
-    background = fc._gen.background(20_000, 0, 72 * 3_600_000)
+    background = fc._state().gen.background(20_000, 0, 72 * 3_600_000)
     assert {Kind(event[1]) for event in background} <= ROUTINE_KINDS
     channel_aps = {event[2] for event in background if event[1] == Kind.CHANNEL_CHANGED}
     assert len(channel_aps) <= 1  # the odd channel change, always on the same AP
@@ -90,7 +91,8 @@ def test_ips_rows_scans_from_many_sources_and_the_scripted_threats(profile: str)
 
 def test_legacy_ips_rows_carry_geo_of_the_external_side() -> None:
     fc = make("unifi_os_9", events=3000, hours=24)
-    ips = [fc._render.ips(fc._log.event(VIEW_IPS, pos)) for pos in range(len(fc._log.views[VIEW_IPS][0]))]
+    log, render = fc._state().log, fc._state().render
+    ips = [render.ips(log.event(VIEW_IPS, pos)) for pos in range(len(log.views[VIEW_IPS][0]))]
     inbound = [row for row in ips if row["src_ip"] == ATTACKER_IP]
     outbound = [row for row in ips if row["dest_ip"] == C2_IP]
     assert inbound and outbound
@@ -147,7 +149,8 @@ def test_ground_truth_names_what_the_profile_serves(profile: str) -> None:
     rules = Counter(expected.rule_id for expected in truth)
     assert rules["device_outage"] == 2 and rules["threat_campaign"] == 2
     assert V2_ONLY & set(rules) == (set() if profile == "legacy" else V2_ONLY)
-    macs = {device.mac for device in fc._site.devices} | {client.mac for client in fc._site.clients}
+    site = fc._state().site
+    macs = {device.mac for device in site.devices} | {client.mac for client in site.clients}
     for expected in truth:
         assert expected.severity in ("severe", "medium", "low") and expected.label
         assert expected.subject in macs or is_doc(expected.subject), expected
@@ -158,7 +161,7 @@ def test_ground_truth_names_what_the_profile_serves(profile: str) -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_scenario_fits_the_demo(profile: str) -> None:
     fc = FakeController(profile=profile, events=400, seed=7, tls=False)
-    assert len(fc._gen.scenario(*fc._span)) <= 200
+    assert len(fc._state().gen.scenario(*fc._span)) <= 200
     assert fc.ground_truth
     with pytest.raises(RuntimeError, match="too few events"):
         _ = make(profile, events=60).ground_truth

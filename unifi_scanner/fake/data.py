@@ -1,17 +1,19 @@
-"""Deterministic data of the fake controller: one site, its devices and clients, and its event log.
+"""Deterministic data of the fake controller: its sites, their devices and clients, and their event logs.
 
-Everything derives from one seed, so a test can rebuild the same site twice. Events are stored as
-compact parallel arrays (time, kind, device, client, a 32-bit random word) and turned into the
-controller's JSON shapes only when a page is served, which keeps a million events in a few tens of
-megabytes. Each stored event is one underlying occurrence; depending on its kind it is served as a
-v2 system-log row, a legacy ``stat/event`` row and/or an IPS row (``stat/ips/event`` and traffic
-flows), always under the same 24-hex id. Alarms that repeat an event carry an id of their own, as on
-real controllers, with the same key, device and time.
+Everything derives from one seed and the site's name, so a test can rebuild the same site twice, and
+the sites of one controller never share a MAC or a record id. Events are stored as compact parallel
+arrays (time, kind, device, client, a 32-bit random word) and turned into the controller's JSON shapes
+only when a page is served, which keeps a million events in a few tens of megabytes. Each stored event
+is one underlying occurrence; depending on its kind it is served as a v2 system-log row, a legacy
+``stat/event`` row and/or an IPS row (``stat/ips/event`` and traffic flows), always under the same
+24-hex id. Alarms that repeat an event carry an id of their own, as on real controllers, with the same
+key, device and time.
 
 The log is a scored corpus: a routine background that needs no action from an admin (client churn,
 blocked inbound scans from many sources, firewall blocks, the odd channel change, admin logins from
 each admin's usual address) plus a scripted scenario whose expected findings `expected_findings`
-lists.
+lists. Only a scripted site (a controller's first) plays the whole scenario; any other site is calm
+but for one incident of its own.
 
 Devices' ``stat/device`` rows are the one record of their state; `set_connected` changes a row in
 place when the fake takes a device down or brings it back between runs.
@@ -116,7 +118,7 @@ class Site:
     switches: tuple[int, ...]
     flapping_ap: int
     offline_ap: int
-    pending_ap: int  # waiting for adoption: state 2, not adopted, hostile name
+    pending_ap: int | None  # waiting for adoption: state 2, not adopted, hostile name (scripted sites)
     archived_ap: int  # healthy; its only trouble is an alarm an admin archived
     outdated_switch: int  # runs below its required_version; a very long name
     wifi_clients: tuple[int, ...]
@@ -129,6 +131,8 @@ class Site:
     isp_name: str
     backup_isp_name: str
     admins: tuple[tuple[str, str], ...]  # (admin _id, admin name)
+    # Whether the site plays the whole scenario; otherwise it is calm but for its offline AP.
+    scripted: bool = True
 
 
 # Ubiquiti OUIs and common client vendors; the rest of each MAC comes from the seeded RNG.
@@ -210,6 +214,32 @@ def _hex_id(rng: random.Random) -> str:
     return f"{rng.getrandbits(96):024x}"
 
 
+def site_label(label: str, site: str) -> str:
+    """A seed label (for an RNG or a derived id) of the site named ``site``.
+
+    The site called "default" keeps the bare label, so a single-site controller serves exactly the
+    data it served before sites existed; any other site qualifies the label with its name.
+    """
+    return label if site == "default" else f"{label}:{site}"
+
+
+def site_desc(name: str, position: int) -> str:
+    """The human name (``desc``) of a site from its ``name`` and its place in the controller's list.
+
+    The second site's description is hostile but valid (an ampersand, quotes, an apostrophe, a dash
+    and an umlaut), because reports and subjects show it where they show the site.
+    """
+    if name == "default":
+        return "Default"
+    title = name.replace("_", " ").replace("-", " ").title()
+    return f'{title} – O\'Brien & Söhne "Annex"' if position == 1 else title
+
+
+def alarm_machine(machine: str) -> str:
+    """The machine part of alarm ids at a site whose events use ``machine``: alarms get ids of their own."""
+    return f"{int(machine, 16) ^ 0xA1A2A3:06x}"
+
+
 def make_id(time_ms: int, machine: str, idx: int) -> str:
     """The 24-hex record id of event ``idx``: epoch seconds, machine part, then a per-event counter."""
     return f"{(time_ms // 1000) & 0xFFFFFFFF:08x}{machine}{idx:010x}"
@@ -244,26 +274,43 @@ GATEWAYS = {
 OFFLINE_AT = 0.08
 
 
-def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Site:
-    """Generate the site: a gateway, three switches, five adopted APs (one flapping, one offline), one AP
-    waiting for adoption and ~45 clients.
+def build_site(
+    seed: int,
+    gateway: GatewaySpec,
+    now_ms: int,
+    span_ms: int,
+    *,
+    name: str = "default",
+    desc: str = "Default",
+    scripted: bool = True,
+    taken: set[str] | None = None,
+) -> Site:
+    """Generate the site ``name``: a gateway, three switches, five adopted APs (one flapping, one
+    offline), on a scripted site one AP waiting for adoption, and ~45 clients.
 
-    The offline AP was last seen when its ``DEVICE_UNREACHABLE`` event happens in the scenario. The
-    core switch overheats and the Flex Mini runs below its required firmware; every other device is
-    healthy at report time.
+    The offline AP was last seen when its ``DEVICE_UNREACHABLE`` event happens in the scenario. On a
+    scripted site the core switch overheats and the Flex Mini runs below its required firmware; every
+    other device is healthy at report time. ``taken`` holds the MACs and id machine parts that other
+    sites of the controller already use: the site draws none of them, and adds its own.
     """
-    rng = seeded_rng(f"site:{seed}")
+    rng = seeded_rng(site_label(f"site:{seed}", name))
+    taken = set() if taken is None else taken
     site_id = _hex_id(rng)
-    machine = f"{rng.getrandbits(24):06x}"
+    while True:
+        machine = f"{rng.getrandbits(24):06x}"
+        # Alarm ids use a second machine part; neither may be another site's event or alarm part.
+        own = {machine, alarm_machine(machine)}
+        if not own & taken:
+            taken |= own
+            break
     now_s = now_ms // 1000
     offline_since_s = (now_ms - span_ms + int(span_ms * OFFLINE_AT)) // 1000
-    macs: set[str] = set()
 
     def fresh_mac(oui: str) -> str:
         while True:
             mac = _mac(rng, oui)
-            if mac not in macs:
-                macs.add(mac)
+            if mac not in taken:
+                taken.add(mac)
                 return mac
 
     wan_ip = f"203.0.113.{rng.randrange(2, 250)}"
@@ -365,7 +412,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
     sw_macs = [core_mac, fresh_mac(rng.choice(_UBNT_OUIS)), fresh_mac(rng.choice(_UBNT_OUIS))]
     ap_macs = [fresh_mac(rng.choice(_UBNT_OUIS)) for _ in ap_specs]
     # AP i hangs off core switch PoE port 3+i; the desk switch on core port 1, the flex mini on desk port 8.
-    for i, (name, model, model_name, nports, poe_ports, version, upgrade_to) in enumerate(sw_specs):
+    for i, (dev_name, model, model_name, nports, poe_ports, version, upgrade_to) in enumerate(sw_specs):
         ports = []
         for p in range(1, nports + 1):
             feeds_ap = i == 0 and 3 <= p <= 3 + len(ap_specs)  # port 8: the AP waiting for adoption
@@ -381,7 +428,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             rng,
             site_id,
             sw_macs[i],
-            name,
+            dev_name,
             model,
             "usw",
             f"192.168.1.{2 + i}",
@@ -399,22 +446,22 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
             },
             temps=None,
         )
-        if i == 2:
+        if i == 2 and scripted:
             rec["required_version"] = "2.1.8.773"
-        if i == 0:
+        if i == 0 and scripted:
             rec["general_temperature"] = 71
             rec["has_temperature"] = True
             rec["overheating"] = True
             rec["has_fan"] = True
             rec["fan_level"] = 90
-        devices.append(Device(sw_macs[i], name, model, model_name, "usw", rec["ip"], version, rec))
+        devices.append(Device(sw_macs[i], dev_name, model, model_name, "usw", rec["ip"], version, rec))
 
-    for i, (name, model, model_name, version, upgrade_to, state) in enumerate(ap_specs):
+    for i, (dev_name, model, model_name, version, upgrade_to, state) in enumerate(ap_specs):
         rec = _device_record(
             rng,
             site_id,
             ap_macs[i],
-            name,
+            dev_name,
             model,
             "uap",
             f"192.168.1.{10 + i}",
@@ -444,30 +491,33 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
                 "tx_power_mode": "auto",
             },
         ]
-        devices.append(Device(ap_macs[i], name, model, model_name, "uap", rec["ip"], version, rec))
+        devices.append(Device(ap_macs[i], dev_name, model, model_name, "uap", rec["ip"], version, rec))
 
-    # A new AP on core port 8, announced but not adopted: state 2 ("pending"), factory firmware.
-    pending_mac = fresh_mac(rng.choice(_UBNT_OUIS))
-    pending = _device_record(
-        rng,
-        site_id,
-        pending_mac,
-        PENDING_AP_NAME,
-        "U6PLUS",
-        "uap",
-        "192.168.1.15",
-        "6.5.28.14491",
-        state=2,
-        now_s=now_s,
-        upgrade_to=None,
-        ports=None,
-        uplink={"type": "wire", "speed": 1000, "full_duplex": True,
-                "uplink_mac": sw_macs[0], "uplink_remote_port": 3 + len(ap_specs)},
-        temps=None,
-    )
-    pending.update(adopted=False, default=True, discovered_via="l2")
-    devices.append(Device(pending_mac, PENDING_AP_NAME, "U6PLUS", "U6+", "uap", pending["ip"],
-                          pending["version"], pending))
+    pending_ap = None
+    if scripted:
+        # A new AP on core port 8, announced but not adopted: state 2 ("pending"), factory firmware.
+        pending_mac = fresh_mac(rng.choice(_UBNT_OUIS))
+        pending = _device_record(
+            rng,
+            site_id,
+            pending_mac,
+            PENDING_AP_NAME,
+            "U6PLUS",
+            "uap",
+            "192.168.1.15",
+            "6.5.28.14491",
+            state=2,
+            now_s=now_s,
+            upgrade_to=None,
+            ports=None,
+            uplink={"type": "wire", "speed": 1000, "full_duplex": True,
+                    "uplink_mac": sw_macs[0], "uplink_remote_port": 3 + len(ap_specs)},
+            temps=None,
+        )
+        pending.update(adopted=False, default=True, discovered_via="l2")
+        pending_ap = len(devices)
+        devices.append(Device(pending_mac, PENDING_AP_NAME, "U6PLUS", "U6+", "uap", pending["ip"],
+                              pending["version"], pending))
 
     gateway_idx, switch_idx = 0, (1, 2, 3)
     ap_idx = tuple(range(4, 4 + len(ap_specs)))
@@ -520,9 +570,9 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
     wifi = tuple(i for i, c in enumerate(clients) if not c.is_wired)
     names = [c.name for c in clients]
     return Site(
-        name="default",
+        name=name,
         site_id=site_id,
-        desc="Default",
+        desc=desc,
         machine=machine,
         devices=tuple(devices),
         clients=tuple(clients),
@@ -531,7 +581,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         switches=switch_idx,
         flapping_ap=ap_idx[2],
         offline_ap=offline_ap,
-        pending_ap=len(devices) - 1,
+        pending_ap=pending_ap,
         archived_ap=ap_idx[3],
         outdated_switch=switch_idx[2],
         wifi_clients=wifi,
@@ -544,6 +594,7 @@ def build_site(seed: int, gateway: GatewaySpec, now_ms: int, span_ms: int) -> Si
         isp_name="Northwind Fiber",
         backup_isp_name="Contoso LTE",
         admins=((_hex_id(rng), "admin"), (_hex_id(rng), "jsmith")),
+        scripted=scripted,
     )
 
 
@@ -1471,13 +1522,15 @@ class Generator:
     def scenario(self, lo_ms: int, hi_ms: int) -> list[tuple[int, int, int, int, int]]:
         """The story events an analyzer must find, most important first (`expected_findings` scores them).
 
-        An AP that went offline and stayed offline (state 0 in ``stat/device``); a WAN failover with ISP
-        latency and loss during it; a switch outage of 95 s; a flapping AP; an IPS burst from one source
-        (a few exploits only detected); a Wi-Fi client beaconing to a C2 address; an admin password
-        guessed after twelve failures; a known admin logging in from a new address; an IP conflict; a
-        PoE overload; DFS radar and the channel change it forces; a new AP announcing itself for
-        adoption; a HIGH alert of a key no catalogue knows; a LOW one of another unknown key; an alarm
-        an admin already archived; then routine admin logins, a settings change and a firmware upgrade.
+        A calm (not scripted) site tells only the first of them: its AP that went offline and stayed
+        offline (state 0 in ``stat/device``). A scripted site tells the whole story: that AP; a WAN
+        failover with ISP latency and loss during it; a switch outage of 95 s; a flapping AP; an IPS
+        burst from one source (a few exploits only detected); a Wi-Fi client beaconing to a C2 address;
+        an admin password guessed after twelve failures; a known admin logging in from a new address;
+        an IP conflict; a PoE overload; DFS radar and the channel change it forces; a new AP announcing
+        itself for adoption; a HIGH alert of a key no catalogue knows; a LOW one of another unknown
+        key; an alarm an admin already archived; then routine admin logins, a settings change and a
+        firmware upgrade.
         """
         s, rng = self.site, self.rng
         width = max(1, hi_ms - lo_ms)
@@ -1493,6 +1546,10 @@ class Generator:
             """`event`, kept inside the window."""
             return self.event(min(max(t, lo_ms), hi_ms - 1), kind, dev, cli, word)
 
+        offline = ev(at(OFFLINE_AT), Kind.DEVICE_UNREACHABLE, s.offline_ap)
+        if not s.scripted:
+            return [offline]
+
         def threat(t: int, kind: Kind, sig: int, ip: str, cli: int) -> tuple[int, int, int, int, int]:
             """An IPS event of signature ``sig`` between external ``ip`` and client ``cli``."""
             return ev(t, kind, gw, cli, explicit_word(rng, sig, ip))
@@ -1503,7 +1560,7 @@ class Generator:
 
         wan = at(0.55)
         out = [
-            ev(at(OFFLINE_AT), Kind.DEVICE_UNREACHABLE, s.offline_ap),
+            offline,
             ev(wan, Kind.WAN_FAILED, gw),
             ev(wan + 4_000, Kind.WAN_FAILOVER, gw),
             ev(wan + 3 * 60_000, Kind.ISP_HIGH_LATENCY, gw),
@@ -1576,10 +1633,10 @@ def generate(
     hi_ms: int,
     mix: str = "default",
 ) -> tuple[list[tuple[int, int, int, int, int]], Generator]:
-    """``n`` events in [lo_ms, hi_ms) sorted by time: the scenario (up to half of ``n``) plus background
-    in the named `MIXES` entry. Alarm-only records come on top, so the event feeds hold exactly ``n``.
-    The generator's ``truncated`` tells whether the scenario was cut short."""
-    gen = Generator(site, seeded_rng(f"events:{seed}"), kinds, mix)
+    """``n`` events in [lo_ms, hi_ms) sorted by time: the site's scenario (up to half of ``n``) plus
+    background in the named `MIXES` entry. Alarm-only records come on top, so the event feeds hold
+    exactly ``n``. The generator's ``truncated`` tells whether the scenario was cut short."""
+    gen = Generator(site, seeded_rng(site_label(f"events:{seed}", site.name)), kinds, mix)
     scenario = gen.scenario(lo_ms, hi_ms)
     story = scenario[: max(0, n // 2)]
     gen.truncated = len(story) < len(scenario)
@@ -1625,19 +1682,22 @@ ROUTINE_RULES = frozenset(
 
 
 def expected_findings(site: Site, kinds: Iterable[Kind]) -> list[Expected]:
-    """The scenario's expected findings on a profile producing ``kinds``.
+    """The expected findings of the site's scenario on a profile producing ``kinds``.
 
-    An incident told by events is expected only where its kinds are produced (an IP conflict, for
-    one, has no legacy key); incidents read from ``stat/device`` are expected on every profile.
+    A calm site expects only its offline AP. On a scripted site an incident told by events is expected
+    only where its kinds are produced (an IP conflict, for one, has no legacy key); incidents read from
+    ``stat/device`` are expected on every profile.
     """
     have = frozenset(kinds)
     d = site.devices
+    offline = Expected("device_outage", "severe", d[site.offline_ap].mac, "AP offline at report time")
+    if not site.scripted:
+        return [offline]
     gw, core = d[site.gateway].mac, d[site.switches[0]].mac
     table: list[tuple[Expected, Kind | None]] = [
         (Expected("device_flapping", "severe", d[site.flapping_ap].mac, "AP flapping"),
          Kind.DEVICE_UNREACHABLE),
-        (Expected("device_outage", "severe", d[site.offline_ap].mac, "AP offline at report time"),
-         Kind.DEVICE_UNREACHABLE),
+        (offline, Kind.DEVICE_UNREACHABLE),
         (Expected("device_outage", "medium", d[site.switches[1]].mac, "switch outage of 95 s, recovered"),
          Kind.DEVICE_UNREACHABLE),
         (Expected("wan_incident", "medium", gw, "WAN failover with ISP trouble, recovered"), Kind.WAN_FAILED),
@@ -1691,6 +1751,12 @@ def _bytes_text(n: int) -> str:
     return f"{size / 1024:.2f}T"
 
 
+def v2_type_bucket(kind: Kind) -> str:
+    """The ``type`` bucket of ``system-log/count`` (AUDIT or GENERAL) that events of ``kind`` fall in."""
+    meta = KINDS[kind].v2
+    return "AUDIT" if meta is not None and meta.category == "AUDIT" else "GENERAL"
+
+
 # What the per-kind renderers return: v2 (key, message_raw, parameters, target) and
 # legacy (key, subsystem, msg, context fields).
 V2Parts = tuple[str, str, dict[str, Any], str | None]
@@ -1705,7 +1771,7 @@ class Renderer:
         self.site = site
         self._pool = address_pool(site)
         # Alarms get ids of their own (issue 17): the event's counter under another machine part.
-        self._alarm_machine = f"{int(site.machine, 16) ^ 0xA1A2A3:06x}"
+        self._alarm_machine = alarm_machine(site.machine)
         gw = site.devices[site.gateway]
         self._gw_param = {
             "id": gw.mac,
@@ -1864,11 +1930,6 @@ class Renderer:
         if target:
             row["target"] = target
         return row
-
-    def v2_type_bucket(self, kind: Kind) -> str:
-        """The ``type`` bucket of ``system-log/count`` (AUDIT or GENERAL)."""
-        meta = KINDS[kind].v2
-        return "AUDIT" if meta is not None and meta.category == "AUDIT" else "GENERAL"
 
     def _v2_wifi_connect(self, ev: Event) -> V2Parts:
         ap = self.site.devices[self._ap_for(ev)]
@@ -2393,7 +2454,7 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
             "num_adopted": len(aps),
             "num_disabled": 0,
             "num_disconnected": sum(1 for a in aps if a.state == 0),
-            "num_pending": 1,  # the AP waiting for adoption
+            "num_pending": int(site.pending_ap is not None),  # the AP waiting for adoption
         },
         {
             "subsystem": "wan",
@@ -2489,7 +2550,7 @@ def health(site: Site, now_ms: int) -> list[dict[str, Any]]:
 
 def rogue_aps(site: Site, seed: int, now_ms: int) -> list[dict[str, Any]]:
     """Neighbouring APs heard by the site's APs over the last two days (``stat/rogueap``)."""
-    rng = seeded_rng(f"rogue:{seed}")
+    rng = seeded_rng(site_label(f"rogue:{seed}", site.name))
     now_s = now_ms // 1000
     rows = []
     for n, (essid, oui, is_ubnt) in enumerate(
@@ -2547,7 +2608,7 @@ ANOMALY_TYPES = (
 
 def anomalies(site: Site, seed: int, lo_ms: int, hi_ms: int) -> list[tuple[str, str, list[int]]]:
     """Hourly anomaly timestamps per (anomaly, client MAC) over [lo_ms, hi_ms): a few, on two clients."""
-    rng = seeded_rng(f"anomalies:{seed}")
+    rng = seeded_rng(site_label(f"anomalies:{seed}", site.name))
     out = []
     first_hour = (lo_ms // HOUR_MS + 1) * HOUR_MS
     hours = list(range(first_hour, hi_ms, HOUR_MS))

@@ -15,7 +15,11 @@ stricter answer):
   time), as on real controllers; alarms are not events and are not in ``event_ids``.
 * ``FakeController.ground_truth`` lists the findings the scenario must produce on the profile, and
   ``FakeController.routine_rules`` the rules the routine background may add as LOW findings.
-* The site can change while the fake serves, so that several runs see one story unfold:
+* A controller serves one or more sites (``sites=``), each with its own devices, clients, health and
+  event log under ``/api/s/<site>/…`` and ``/v2/api/site/<site>/…``; ``self/sites`` and ``stat/sites``
+  list them all. The first site plays the whole scenario, every other one only its own offline AP
+  (``ground_truth_for(site)``). No two sites share a MAC or a record id.
+* The sites can change while the fake serves, so that several runs see one story unfold:
   ``add_events`` appends background events, ``device_down`` and ``device_up`` change a device's
   ``stat/device`` row and append its lost-contact or reconnect event to every feed of the profile.
   Responses are built from the current state on every request.
@@ -309,6 +313,21 @@ class _Slow:
 _SLOW = _Slow()
 
 
+@dataclass
+class _SiteState:
+    """One site the controller serves: its generated identity, its renderer, its event log and the
+    generator that adds to that log."""
+
+    site: data.Site
+    render: Renderer
+    log: EventLog
+    gen: data.Generator
+
+
+# What real controllers accept as a site name in a URL (reference §7.18: "default", "237o6pz4").
+_SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
 # --------------------------------------------------------------------------------------------------
 # The controller
 
@@ -320,18 +339,23 @@ class FakeController:
     clock; left as None, the clock is the wall clock and the events end at construction time. ``mix``
     names the background mix (``data.MIXES``: default, ips, roam).
 
-    The scripted scenario is fixed at construction (``ground_truth`` lists what it must produce); a test
-    that spans several runs changes the site between them, from any thread, while the fake serves:
-    ``add_events(n, at)`` appends background events, ``device_down(mac, at)`` and ``device_up(mac, at)``
-    take a device off the controller or bring it back (its ``stat/device`` row, its switch port and a
-    lost-contact or reconnect event in every feed of the profile), and ``offline_device`` names the
-    scripted device that is already offline (the Patio AP). ``at`` defaults to the fake's now.
+    ``sites`` names the sites the controller serves (``site`` is the first); each has ``events`` events
+    of its own, derived from the seed and its name, so the site "default" of a single-site controller
+    is the same for a seed whatever else changes. The first site plays the scripted scenario; every
+    other site is calm but for one incident, its Patio AP offline since early in the span.
+
+    The scenario is fixed at construction (``ground_truth`` and ``ground_truth_for(site)`` list what it
+    must produce); a test that spans several runs changes the sites between them, from any thread, while
+    the fake serves: ``add_events(n, at, site)`` appends background events, ``device_down(mac, at)`` and
+    ``device_up(mac, at)`` take a device of any site off the controller or bring it back (its
+    ``stat/device`` row, its switch port and a lost-contact or reconnect event in every feed of the
+    profile), and ``offline_device`` names the first site's scripted device that is already offline
+    (the Patio AP). ``at`` defaults to the fake's now.
     """
 
     host = "127.0.0.1"
     username = "admin"
     password = "fake-password"  # noqa: S105 - the fake's public test credential
-    site = "default"
 
     def __init__(
         self,
@@ -344,8 +368,18 @@ class FakeController:
         span_hours: float = 24,
         port: int = 0,
         mix: str = "default",
+        sites: Sequence[str] = ("default",),
     ) -> None:
-        """Build the site and its event log; the server starts with :meth:`start` or ``with``."""
+        """Build the sites and their event logs; the server starts with :meth:`start` or ``with``.
+
+        Raises ValueError when ``sites`` is empty, repeats a name, or holds a name that is not a
+        plain URL segment (letters, digits, ``_``, ``.``, ``-``).
+        """
+        self.sites: tuple[str, ...] = tuple(sites)
+        bad = [name for name in self.sites if not _SITE_NAME.fullmatch(name)]
+        if not self.sites or bad or len(set(self.sites)) < len(self.sites):
+            raise ValueError(f"sites must be distinct plain names, got {list(self.sites)!r}")
+        self.site = self.sites[0]
         self.profile = Profile(profile)
         self.seed = seed
         self.tls = tls
@@ -359,19 +393,26 @@ class FakeController:
         anchor_ms = _ms(self._fixed_now or datetime.now(UTC))
         span_ms = int(span_hours * HOUR_MS)
         self._span = (anchor_ms - span_ms, anchor_ms)
-        self._site = data.build_site(seed, self.profile.gateway, anchor_ms, span_ms)
-        self._render = Renderer(self._site)
-        self._log = EventLog(self.profile.event_views())
-        initial, self._gen = data.generate(
-            self._site, seed, self.profile.event_kinds(), events, anchor_ms - span_ms, anchor_ms, mix
-        )
-        self._log.extend_sorted(initial)
+        # Every log is built up front: 20 sites of 5,000 events take about 0.2 s and a few MiB.
+        taken: set[str] = set()
+        self._sites: dict[str, _SiteState] = {}
+        for position, name in enumerate(self.sites):
+            site = data.build_site(
+                seed, self.profile.gateway, anchor_ms, span_ms, name=name,
+                desc=data.site_desc(name, position), scripted=position == 0, taken=taken,
+            )
+            log = EventLog(self.profile.event_views())
+            initial, gen = data.generate(
+                site, seed, self.profile.event_kinds(), events, anchor_ms - span_ms, anchor_ms, mix
+            )
+            log.extend_sorted(initial)
+            self._sites[name] = _SiteState(site, Renderer(site), log, gen)
         self._cache: dict[tuple[Any, ...], Sequence[int]] = {}
 
         self._sessions: dict[str, _Session] = {}
         self._injections = self.behaviours.injections()
         self._inject_counts = [0] * len(self._injections)
-        self._paged_once: set[str] = set()
+        self._paged_once: set[tuple[str, str]] = set()  # (site, feed)
         self._request_number = 0
         self._login_attempts = 0
         self._logins = self._login_failures = self._logouts = 0
@@ -453,8 +494,8 @@ class FakeController:
 
     @property
     def site_id(self) -> str:
-        """The Mongo-style ``_id`` of the site (what legacy records carry as ``site_id``)."""
-        return self._site.site_id
+        """The Mongo-style ``_id`` of the first site (what legacy records carry as ``site_id``)."""
+        return self._state().site.site_id
 
     @property
     def stats(self) -> Stats:
@@ -469,23 +510,25 @@ class FakeController:
                 len(self.errors),
             )
 
-    def event_ids(self, since: datetime, until: datetime) -> set[str]:
-        """Ids of every event record this profile serves with a time in ``[since, until)``.
+    def event_ids(self, since: datetime, until: datetime, site: str | None = None) -> set[str]:
+        """Ids of every event record this profile serves for ``site`` (default: the first) with a time
+        in ``[since, until)``.
 
         One underlying event has one id in every feed (v2 row, legacy row, IPS row, alarm, flow).
         """
         lo, hi = _ms(_aware(since)), _ms(_aware(until))
+        st = self._state(site)
         with self._lock:
             numbers: set[int] = set()
             for view in (VIEW_V2, VIEW_LEGACY):
-                if view in self._log.views:
-                    a, b = self._log.span(view, lo, hi - 1)
-                    numbers.update(self._log.numbers(view, a, b))
-            return {data.make_id(self._log.times[i], self._site.machine, i) for i in numbers}
+                if view in st.log.views:
+                    a, b = st.log.span(view, lo, hi - 1)
+                    numbers.update(st.log.numbers(view, a, b))
+            return {data.make_id(st.log.times[i], st.site.machine, i) for i in numbers}
 
     @property
     def ground_truth(self) -> list[data.Expected]:
-        """The findings an analyzer must make from this controller's scenario, for this profile.
+        """The findings an analyzer must make from the first site's scenario, for this profile.
 
         Each `data.Expected` names a rule id, the exact severity (severe, medium, low), the subject
         its finding's affected ids must include (a lower-case MAC with colons, or an IP), further ids
@@ -505,9 +548,20 @@ class FakeController:
         the archived alarm (`archived_alarm_device`) must produce no finding. Needs the whole
         scenario, so ``events`` of at least about 220.
         """
-        if self._gen.truncated:
+        return self.ground_truth_for(self.site)
+
+    def ground_truth_for(self, site: str) -> list[data.Expected]:
+        """The findings an analyzer must make from the scenario of ``site``, for this profile.
+
+        The first site's is :attr:`ground_truth`. Any other site's is its one incident: its Patio AP,
+        offline since early in the span and at report time (device_outage, severe). Raises ValueError
+        for a site the controller does not serve, RuntimeError when ``events`` was too small for the
+        site's scenario.
+        """
+        st = self._state(site)
+        if st.gen.truncated:
             raise RuntimeError("the scenario was cut short (too few events): no ground truth")
-        return data.expected_findings(self._site, self.profile.event_kinds())
+        return data.expected_findings(st.site, self.profile.event_kinds())
 
     @property
     def routine_rules(self) -> frozenset[str]:
@@ -522,42 +576,49 @@ class FakeController:
 
     @property
     def archived_alarm_device(self) -> str:
-        """MAC of the device whose only trouble is an alarm an admin archived: it must get no finding."""
-        return self._site.devices[self._site.archived_ap].mac
+        """MAC of the first site's device whose only trouble is an alarm an admin archived: it must get
+        no finding."""
+        site = self._state().site
+        return site.devices[site.archived_ap].mac
 
     @property
     def offline_device(self) -> str:
-        """MAC of the scripted device that is offline at report time: the Patio AP.
+        """MAC of the first site's scripted device that is offline at report time: the Patio AP.
 
         It lost contact early in the span (``data.OFFLINE_AT``) and never came back, so ``ground_truth``
         expects a severe device_outage for it; :meth:`device_up` ends that outage.
         """
-        return self._site.devices[self._site.offline_ap].mac
+        site = self._state().site
+        return site.devices[site.offline_ap].mac
 
-    def add_events(self, n: int, at: datetime | None = None) -> list[str]:
-        """Append ``n`` events of the profile's usual mix at ``at`` (default: the fake's now); returns ids."""
+    def add_events(self, n: int, at: datetime | None = None, site: str | None = None) -> list[str]:
+        """Append ``n`` events of the profile's usual mix to ``site`` (default: the first) at ``at``
+        (default: the fake's now); returns their ids."""
         t = self._at_ms(at)
-        return self._add_generated(n, t, t + 1)
+        return self._add_generated(self._state(site), n, t, t + 1)
 
     def device_down(self, mac: str, at: datetime | None = None) -> list[str]:
-        """Take the device with ``mac`` off the controller at ``at`` (default: the fake's now).
+        """Take the device with ``mac``, of whichever site holds it, off the controller at ``at``
+        (default: the fake's now).
 
         Its ``stat/device`` row turns disconnected (state 0, ``last_seen`` at ``at``, no uptime, load or
         clients) and the switch port it hangs off goes down; one lost-contact event at ``at`` joins every
         event feed of the profile: ``DEVICE_UNREACHABLE`` in the v2 system log, ``EVT_AP_Lost_Contact``
         (``EVT_SW_…``, ``EVT_GW_…`` by device type) in ``stat/event`` and as an alarm where those are
         served (archived or not at random, like the scenario's alarms). Returns the new event's id.
-        The device's current state is not checked.
+        The device's current state is not checked. Raises ValueError when no site has the device.
         """
         return self._set_connected(mac, False, at)
 
     def device_up(self, mac: str, at: datetime | None = None) -> list[str]:
-        """Bring the device with ``mac`` back to the controller at ``at`` (default: the fake's now).
+        """Bring the device with ``mac``, of whichever site holds it, back to the controller at ``at``
+        (default: the fake's now).
 
         Its row turns connected (state 1, up since ``at``, last seen at the later of ``at`` and the
         fake's now, fresh load figures) and its switch port comes up; one reconnect event at ``at``
         joins the event feeds: ``DEVICE_RECONNECTED`` in the v2 system log, ``EVT_AP_Connected``
-        (``EVT_SW_…``, ``EVT_GW_…``) in ``stat/event``. Returns the new event's id.
+        (``EVT_SW_…``, ``EVT_GW_…``) in ``stat/event``. Returns the new event's id. Raises ValueError
+        when no site has the device.
         """
         return self._set_connected(mac, True, at)
 
@@ -566,29 +627,38 @@ class FakeController:
         with self._lock:
             self._sessions.clear()
 
-    def _add_generated(self, n: int, lo_ms: int, hi_ms: int) -> list[str]:
-        """Append ``n`` background events at random times in ``[lo_ms, hi_ms)``; returns their ids."""
+    def _state(self, site: str | None = None) -> _SiteState:
+        """The served site called ``site`` (None: the first); ValueError for a site not served."""
+        st = self._sites.get(self.site if site is None else site)
+        if st is None:
+            raise ValueError(f"the fake controller has no site {site!r}; it serves {', '.join(self.sites)}")
+        return st
+
+    def _add_generated(self, st: _SiteState, n: int, lo_ms: int, hi_ms: int) -> list[str]:
+        """Append ``n`` background events to a site at random times in ``[lo_ms, hi_ms)``; returns ids."""
         with self._lock:  # the generator's RNG is shared with device changes
-            return self._append(self._gen.background(n, lo_ms, hi_ms))
+            return self._append(st, st.gen.background(n, lo_ms, hi_ms))
 
     def _set_connected(self, mac: str, connected: bool, at: datetime | None) -> list[str]:
-        """Change a device's connection and tell it in the event feeds (see :meth:`device_down`)."""
+        """Change a device's connection and tell it in its site's event feeds (see :meth:`device_down`)."""
         wanted = mac.lower()
-        dev = next((i for i, d in enumerate(self._site.devices) if d.mac == wanted), None)
-        if dev is None:
-            raise ValueError(f"the fake site has no device with MAC {mac!r}")
+        found = next(((st, i) for st in self._sites.values()
+                      for i, d in enumerate(st.site.devices) if d.mac == wanted), None)
+        if found is None:
+            raise ValueError(f"the fake has no device with MAC {mac!r} on any site")
+        st, dev = found
         t = self._at_ms(at)
         kind = Kind.DEVICE_RECONNECTED if connected else Kind.DEVICE_UNREACHABLE
         with self._lock:
-            data.set_connected(self._site, dev, connected, t, self._now_ms(), self._gen.rng)
-            return self._append([self._gen.event(t, kind, dev)])
+            data.set_connected(st.site, dev, connected, t, self._now_ms(), st.gen.rng)
+            return self._append(st, [st.gen.event(t, kind, dev)])
 
-    def _append(self, events: list[tuple[int, int, int, int, int]]) -> list[str]:
-        """Add event tuples to the log, drop cached query results, and return the new ids."""
+    def _append(self, st: _SiteState, events: list[tuple[int, int, int, int, int]]) -> list[str]:
+        """Add event tuples to a site's log, drop cached query results, and return the new ids."""
         with self._lock:
-            new = self._log.add(sorted(events))
+            new = st.log.add(sorted(events))
             self._cache.clear()
-            return [data.make_id(self._log.times[i], self._site.machine, i) for i in new]
+            return [data.make_id(st.log.times[i], st.site.machine, i) for i in new]
 
     def _at_ms(self, at: datetime | None) -> int:
         """``at`` in epoch ms; None means the fake's now (its fixed clock, else the wall clock)."""
@@ -948,7 +1018,10 @@ class FakeController:
         }
 
     def _system(self, req: Request) -> Response:
-        gw = self._site.devices[self._site.gateway]
+        """``/api/system`` of a UniFi OS console: the console's hardware and state."""
+        # The console is the first site's gateway; its sysinfo names the same device.
+        site = self._state().site
+        gw = site.devices[site.gateway]
         return Response.json(
             200,
             {
@@ -964,6 +1037,7 @@ class FakeController:
     # ---- Network application endpoints
 
     def _network(self, req: Request, path: str) -> Response:
+        """Route a Network application path: controller-wide documents, else a served site's endpoint."""
         p = self.profile
         if path == "/status":
             meta: dict[str, Any] = {"rc": "ok", "up": True, "uuid": self._uuid("server")}
@@ -971,14 +1045,15 @@ class FakeController:
                 meta["server_version"] = p.network_version
             return Response.json(200, {"meta": meta, "data": []})
         if path in ("/api/self/sites", "/api/stat/sites"):
-            return Response.json(200, _meta_ok([self._site_row(with_health=path.endswith("stat/sites"))]))
+            health = path.endswith("stat/sites")
+            return Response.json(200, _meta_ok([self._site_row(st, health) for st in self._sites.values()]))
         if path == "/api/self":
             return Response.json(
                 200,
                 _meta_ok(
                     [
                         {
-                            "admin_id": self._site.admins[0][0],
+                            "admin_id": self._state().site.admins[0][0],
                             "name": self.username,
                             "is_super": True,
                             "site_role": "admin",
@@ -988,27 +1063,30 @@ class FakeController:
             )
         m = re.fullmatch(r"/api/s/([^/]+)/(.+)", path)
         if m:
-            if m[1] != self.site:
+            st = self._sites.get(m[1])
+            if st is None:
                 return Response.json(400, _meta_error("api.err.NoSiteContext"))
-            return self._legacy_endpoint(req, m[2])
+            return self._legacy_endpoint(req, m[2], st)
         m = re.fullmatch(r"/v2/api/site/([^/]+)/(.+)", path)
         if m and p.serves_v2:
-            if m[1] != self.site:
+            st = self._sites.get(m[1])
+            if st is None:
                 return Response.json(404, {"errorCode": 404, "message": f"Site {m[1]} not found"})
-            return self._v2_endpoint(req, m[2])
+            return self._v2_endpoint(req, m[2], st)
         if path.startswith("/v2/"):
             if p.is_unifi_os:
                 return Response.json(404, {"errorCode": 404, "message": "Not Found"})
             return Response.html(404, _TOMCAT_404)
         return Response.json(404, _meta_error("api.err.NotFound"))
 
-    def _legacy_endpoint(self, req: Request, rest: str) -> Response:
+    def _legacy_endpoint(self, req: Request, rest: str, st: _SiteState) -> Response:
+        """Answer ``/api/s/<site>/<rest>`` for a served site."""
         p = self.profile
-        handlers: dict[str, Callable[[Request], Response]] = {
+        handlers: dict[str, Callable[[Request, _SiteState], Response]] = {
             "stat/device": self._stat_device,
-            "stat/sta": lambda r: Response.json(200, _meta_ok([c.record for c in self._site.clients])),
-            "stat/health": lambda r: Response.json(200, _meta_ok(self._health())),
-            "stat/sysinfo": self._sysinfo,
+            "stat/sta": lambda r, st: Response.json(200, _meta_ok([c.record for c in st.site.clients])),
+            "stat/health": lambda r, st: Response.json(200, _meta_ok(self._health(st))),
+            "stat/sysinfo": lambda r, st: self._sysinfo(),
             "stat/rogueap": self._rogueap,
             "stat/anomalies": self._anomalies,
         }
@@ -1023,13 +1101,14 @@ class FakeController:
             )
         else:
             # Network 10.x: legacy event feeds are gone; list/alarm answers InvalidObject (reference §3.1).
-            handlers["list/alarm"] = lambda r: Response.json(400, _meta_error("api.err.InvalidObject"))
+            handlers["list/alarm"] = lambda r, st: Response.json(400, _meta_error("api.err.InvalidObject"))
         handler = handlers.get(rest)
         if handler is None:
             return Response.json(404, _meta_error("api.err.NotFound"))
-        return handler(req)
+        return handler(req, st)
 
-    def _v2_endpoint(self, req: Request, rest: str) -> Response:
+    def _v2_endpoint(self, req: Request, rest: str, st: _SiteState) -> Response:
+        """Answer ``/v2/api/site/<site>/<rest>`` for a served site: POST with a JSON object only."""
         handlers = {
             "system-log/all": self._system_log_all,
             "system-log/count": self._system_log_count,
@@ -1049,34 +1128,33 @@ class FakeController:
             return Response.json(400, {"errorCode": 400, "message": f"JSON parse error: {exc}"})
         if not isinstance(body, dict):
             return Response.json(400, {"errorCode": 400, "message": "JSON parse error: expected an object"})
-        return handler(body)
+        return handler(body, st)
 
     # ---- state documents
 
-    def _site_row(self, with_health: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "_id": self._site.site_id,
-            "name": self._site.name,
-            "desc": self._site.desc,
-            "role": "admin",
-            "role_hotspot": False,
-            "attr_hidden_id": "default",
-            "attr_no_delete": True,
-            "anonymous_id": self._uuid("site"),
-            "device_count": len(self._site.devices),
-        }
+    def _site_row(self, st: _SiteState, with_health: bool) -> dict[str, Any]:
+        """A site's row in ``self/sites`` (and, with its health, in ``stat/sites``)."""
+        site = st.site
+        row: dict[str, Any] = {"_id": site.site_id, "name": site.name, "desc": site.desc, "role": "admin",
+                               "role_hotspot": False}
+        if site.name == "default":
+            # Only the site a controller is installed with is marked so, and cannot be deleted.
+            row.update(attr_hidden_id="default", attr_no_delete=True)
+        row["anonymous_id"] = self._uuid(data.site_label("site", site.name))
+        row["device_count"] = len(site.devices)
         if self.profile.is_unifi_os:
-            row["external_id"] = self._uuid("site-external")
+            row["external_id"] = self._uuid(data.site_label("site-external", site.name))
         if with_health:
-            row["health"] = self._health()
+            row["health"] = self._health(st)
         return row
 
-    def _health(self) -> list[dict[str, Any]]:
-        """``stat/health`` rows, counted while no device changes state."""
+    def _health(self, st: _SiteState) -> list[dict[str, Any]]:
+        """A site's ``stat/health`` rows, counted while no device changes state."""
         with self._lock:
-            return data.health(self._site, self._now_ms())
+            return data.health(st.site, self._now_ms())
 
-    def _stat_device(self, req: Request) -> Response:
+    def _stat_device(self, req: Request, st: _SiteState) -> Response:
+        """A site's ``stat/device`` rows, all of them or those a POST names by MAC."""
         wanted: set[str] = set()
         if req.method == "POST":
             try:
@@ -1087,12 +1165,14 @@ class FakeController:
             wanted = {str(m).lower() for m in macs or ()}
         # device_down/device_up change the rows in place: serialise them under the lock.
         with self._lock:
-            rows = [d.record for d in self._site.devices if not wanted or d.mac in wanted]
+            rows = [d.record for d in st.site.devices if not wanted or d.mac in wanted]
             return Response.json(200, _meta_ok(rows))
 
-    def _sysinfo(self, req: Request) -> Response:
+    def _sysinfo(self) -> Response:
+        """``stat/sysinfo``: the controller's facts, the same under every site."""
         p = self.profile
-        gw = self._site.devices[self._site.gateway]
+        site = self._state().site
+        gw = site.devices[site.gateway]
         info: dict[str, Any] = {
             "timezone": "UTC",
             "autobackup": True,
@@ -1127,17 +1207,19 @@ class FakeController:
             )
         return Response.json(200, _meta_ok([info]))
 
-    def _rogueap(self, req: Request) -> Response:
+    def _rogueap(self, req: Request, st: _SiteState) -> Response:
+        """The neighbouring APs a site's APs heard ``within`` hours (``stat/rogueap``)."""
         try:
             body = req.json()
             within = float(body.get("within", 24)) if isinstance(body, dict) else 24.0
         except (ValueError, TypeError):
             return Response.json(400, _meta_error("api.err.InvalidPayload"))
         cutoff = self._now_ms() // 1000 - within * 3600
-        rows = [r for r in data.rogue_aps(self._site, self.seed, self._span[1]) if r["last_seen"] >= cutoff]
+        rows = [r for r in data.rogue_aps(st.site, self.seed, self._span[1]) if r["last_seen"] >= cutoff]
         return Response.json(200, _meta_ok(rows))
 
-    def _anomalies(self, req: Request) -> Response:
+    def _anomalies(self, req: Request, st: _SiteState) -> Response:
+        """A site's client anomalies with a timestamp in ``[start, end]`` (``stat/anomalies``)."""
         now = self._now_ms()
         try:
             lo = int(req.query.get("start", [now - 24 * HOUR_MS])[0])
@@ -1145,7 +1227,7 @@ class FakeController:
         except ValueError:
             return Response.json(400, _meta_error("api.err.InvalidPayload"))
         rows = []
-        for anomaly, mac, stamps in data.anomalies(self._site, self.seed, *self._span):
+        for anomaly, mac, stamps in data.anomalies(st.site, self.seed, *self._span):
             inside = [t for t in stamps if lo <= t <= hi]
             if inside:
                 rows.append({"anomaly": anomaly, "mac": mac, "timestamps": inside})
@@ -1160,7 +1242,8 @@ class FakeController:
             return None
         return body if isinstance(body, dict) else None
 
-    def _stat_event(self, req: Request) -> Response:
+    def _stat_event(self, req: Request, st: _SiteState) -> Response:
+        """A site's legacy event list (``stat/event``), paged by ``_start`` and ``_limit``."""
         body = self._legacy_body(req)
         try:
             if body is None:
@@ -1174,13 +1257,14 @@ class FakeController:
         now = self._now_ms()
         lo = now - int(within * HOUR_MS)
         newest_first = str(body.get("_sort", "-time")).startswith("-")
-        total, events = self._page(VIEW_LEGACY, lo, now, start, limit, newest_first)
-        rows = [self._render.legacy(e) for e in events]
+        total, events = self._page(st, VIEW_LEGACY, lo, now, start, limit, newest_first)
+        rows = [st.render.legacy(e) for e in events]
         if start == 0:
-            self._maybe_add_while_paging("stat/event", lo, now)
+            self._maybe_add_while_paging(st, "stat/event", lo, now)
         return Response.json(200, {"meta": {"rc": "ok", "count": total}, "data": rows})
 
-    def _stat_ips_event(self, req: Request) -> Response:
+    def _stat_ips_event(self, req: Request, st: _SiteState) -> Response:
+        """A site's legacy IPS events in ``[start, end]`` (``stat/ips/event``)."""
         body = self._legacy_body(req)
         now = self._now_ms()
         try:
@@ -1193,17 +1277,18 @@ class FakeController:
         except (ValueError, TypeError):
             return Response.json(400, _meta_error("api.err.InvalidPayload"))
         newest_first = str(body.get("_sort", "-time")).startswith("-")
-        total, events = self._page(VIEW_IPS, lo, hi, start, limit, newest_first)
+        total, events = self._page(st, VIEW_IPS, lo, hi, start, limit, newest_first)
         return Response.json(
-            200, {"meta": {"rc": "ok", "count": total}, "data": [self._render.ips(e) for e in events]}
+            200, {"meta": {"rc": "ok", "count": total}, "data": [st.render.ips(e) for e in events]}
         )
 
-    def _alarms(self, req: Request) -> Response:
+    def _alarms(self, req: Request, st: _SiteState) -> Response:
+        """A site's alarm list (``list/alarm``, ``stat/alarm``)."""
         # Filters, limits and sort are ignored on purpose: the oldest records, capped (reference §3.5).
         _, events = self._page(
-            VIEW_ALARM, -(2**62), 2**62, 0, self.behaviours.legacy_limit_cap, newest_first=False
+            st, VIEW_ALARM, -(2**62), 2**62, 0, self.behaviours.legacy_limit_cap, newest_first=False
         )
-        return Response.json(200, _meta_ok([self._render.alarm(e) for e in events]))
+        return Response.json(200, _meta_ok([st.render.alarm(e) for e in events]))
 
     # ---- v2 feeds
 
@@ -1235,7 +1320,8 @@ class FakeController:
         size = max(1, min(size, self.behaviours.v2_page_size_cap))
         return lo, hi, page, size
 
-    def _system_log_all(self, body: dict[str, Any]) -> Response:
+    def _system_log_all(self, body: dict[str, Any], st: _SiteState) -> Response:
+        """A page of a site's v2 system log, newest first, after the body's filters."""
         filters = self._v2_filters(body)
         if isinstance(filters, Response):
             return filters
@@ -1247,14 +1333,14 @@ class FakeController:
         search = str(body.get("searchText") or "").strip().lower()
         bucket = body.get("type") if body.get("type") in ("GENERAL", "AUDIT") else None
         with self._lock:
-            selection = self._v2_selection(lo, hi, cats, sevs, search, bucket)
+            selection = self._v2_selection(st, lo, hi, cats, sevs, search, bucket)
             total = len(selection)
             top = total - page * size
             positions = range(top - 1, max(0, top - size) - 1, -1) if top > 0 else range(0)
-            events = [self._log.event(VIEW_V2, selection[i]) for i in positions]
-        rows = [self._render.v2(e) for e in events]
+            events = [st.log.event(VIEW_V2, selection[i]) for i in positions]
+        rows = [st.render.v2(e) for e in events]
         if page == 0:
-            self._maybe_add_while_paging("system-log/all", lo, min(hi, self._now_ms()))
+            self._maybe_add_while_paging(st, "system-log/all", lo, min(hi, self._now_ms()))
         return Response.json(
             200,
             {
@@ -1267,6 +1353,7 @@ class FakeController:
 
     def _v2_selection(
         self,
+        st: _SiteState,
         lo: int,
         hi: int,
         cats: tuple[str, ...] | None,
@@ -1274,22 +1361,23 @@ class FakeController:
         search: str,
         bucket: str | None,
     ) -> Sequence[int]:
-        """Positions in the v2 view matching the filters, oldest first (cached while the log is unchanged)."""
-        start, stop = self._log.span(VIEW_V2, lo, hi)
+        """Positions in a site's v2 view matching the filters, oldest first (cached while the log is
+        unchanged)."""
+        start, stop = st.log.span(VIEW_V2, lo, hi)
         kinds_ok = self._v2_kind_filter(cats, sevs, bucket)
         if kinds_ok is None and not search:
             return range(start, stop)
-        key = (self._log.version, start, stop, cats, sevs, search, bucket)
+        key = (st.site.name, st.log.version, start, stop, cats, sevs, search, bucket)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        kinds, numbers = self._log.kinds, self._log.views[VIEW_V2][1]
+        kinds, numbers = st.log.kinds, st.log.views[VIEW_V2][1]
         picked = [pos for pos in range(start, stop) if kinds_ok is None or kinds_ok[kinds[numbers[pos]]]]
         if search:
             picked = [
                 pos
                 for pos in picked
-                if search in _rendered_text(self._render.v2(self._log.event(VIEW_V2, pos)))
+                if search in _rendered_text(st.render.v2(st.log.event(VIEW_V2, pos)))
             ]
         if len(self._cache) > 16:
             self._cache.clear()
@@ -1307,18 +1395,19 @@ class FakeController:
                 meta is not None
                 and (cats is None or meta.category in cats)
                 and (sevs is None or meta.severity in sevs)
-                and (bucket is None or self._render.v2_type_bucket(kind) == bucket)
+                and (bucket is None or data.v2_type_bucket(kind) == bucket)
             )
             table.append(ok)
         present = [k for k in Kind if data.KINDS[k].v2 is not None]
         return None if all(table[k] for k in present) else table
 
-    def _system_log_count(self, body: dict[str, Any]) -> Response:
+    def _system_log_count(self, body: dict[str, Any], st: _SiteState) -> Response:
+        """A site's v2 system-log counts per category, event and type bucket."""
         lo = int(body.get("timestampFrom") or 0)
         hi = int(body.get("timestampTo") or self._now_ms())
         with self._lock:
-            start, stop = self._log.span(VIEW_V2, lo, hi)
-            kinds = Counter(self._log.kinds[i] for i in self._log.numbers(VIEW_V2, start, stop))
+            start, stop = st.log.span(VIEW_V2, lo, hi)
+            kinds = Counter(st.log.kinds[i] for i in st.log.numbers(VIEW_V2, start, stop))
         cats: Counter[str] = Counter()
         events: Counter[str] = Counter()
         types: Counter[str] = Counter()
@@ -1327,7 +1416,7 @@ class FakeController:
             assert meta is not None
             cats[meta.category] += n
             events[meta.event] += n
-            types[self._render.v2_type_bucket(Kind(k))] += n
+            types[data.v2_type_bucket(Kind(k))] += n
         return Response.json(
             200,
             {
@@ -1337,11 +1426,13 @@ class FakeController:
             },
         )
 
-    def _system_log_critical(self, body: dict[str, Any]) -> Response:
+    def _system_log_critical(self, body: dict[str, Any], st: _SiteState) -> Response:
+        """``system-log/critical``: always empty."""
         # Observed empty on 10.3.58 while the log had events (reference §3.2); never a complete source.
         return Response.json(200, [])
 
-    def _traffic_flows(self, body: dict[str, Any]) -> Response:
+    def _traffic_flows(self, body: dict[str, Any], st: _SiteState) -> Response:
+        """A page of a site's IPS traffic flows, newest first."""
         try:
             lo, hi, page, size = self._v2_window(body)
         except (ValueError, TypeError) as exc:
@@ -1353,9 +1444,9 @@ class FakeController:
             if policy and "INTRUSION_PREVENTION" not in policy:
                 total, events = 0, []
             else:
-                total, events = self._page(VIEW_IPS, lo, hi, page * size, size, newest_first=True)
+                total, events = self._page(st, VIEW_IPS, lo, hi, page * size, size, newest_first=True)
         out: dict[str, Any] = {
-            "data": [self._render.flow(e) for e in events],
+            "data": [st.render.flow(e) for e in events],
             "has_next": (page + 1) * size < total,
             "page_number": page,
         }
@@ -1366,11 +1457,12 @@ class FakeController:
     # ---- shared paging
 
     def _page(
-        self, view: str, lo: int, hi: int, offset: int, limit: int, newest_first: bool
+        self, st: _SiteState, view: str, lo: int, hi: int, offset: int, limit: int, newest_first: bool
     ) -> tuple[int, list[Event]]:
-        """Count the view's events in [lo, hi]; return ``limit`` of them from ``offset``, in order."""
+        """Count a site's events of the view in [lo, hi]; return ``limit`` of them from ``offset``, in
+        order."""
         with self._lock:
-            start, stop = self._log.span(view, lo, hi)
+            start, stop = st.log.span(view, lo, hi)
             total = stop - start
             if newest_first:
                 top = stop - offset
@@ -1378,17 +1470,17 @@ class FakeController:
             else:
                 first = start + offset
                 positions = range(first, min(stop, first + limit))
-            return total, [self._log.event(view, pos) for pos in positions]
+            return total, [st.log.event(view, pos) for pos in positions]
 
-    def _maybe_add_while_paging(self, feed: str, lo: int, hi: int) -> None:
-        """After the first page of a feed, slip new events into the window once (behaviour)."""
+    def _maybe_add_while_paging(self, st: _SiteState, feed: str, lo: int, hi: int) -> None:
+        """After the first page of a site's feed, slip new events into the window once (behaviour)."""
         n = self.behaviours.new_events_while_paging
         lo = max(lo, self._span[0])  # an open-ended query must not scatter events back to 1970
         with self._lock:
-            if n <= 0 or feed in self._paged_once or hi <= lo:
+            if n <= 0 or (st.site.name, feed) in self._paged_once or hi <= lo:
                 return
-            self._paged_once.add(feed)
-        self._add_generated(n, lo, hi)
+            self._paged_once.add((st.site.name, feed))
+        self._add_generated(st, n, lo, hi)
 
     def _uuid(self, label: str) -> str:
         return str(uuid.UUID(hashlib.md5(f"{self.seed}:{label}".encode()).hexdigest()))  # noqa: S324 - an id
