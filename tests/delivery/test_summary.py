@@ -1,5 +1,6 @@
 """The chat summary of a report from a run with an incident memory: it leads with what changed and
-marks new findings; without a memory it reads as before."""
+marks new findings; without a memory it reads as before. A report that covers several sites says how
+many failed and names each finding's site."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import responses
 from tests.delivery.factories import GENERATED, finding, make_rendered, make_report, make_settings
 from unifi_scanner.delivery import deliver
 from unifi_scanner.delivery.summary import build_summary
-from unifi_scanner.models import Affected, Changes, FindingStatus, Severity
+from unifi_scanner.models import Affected, Changes, FindingStatus, Severity, SeverityCounts, SiteOverview
+from unifi_scanner.renderer.view import SITES_MAX
 
 SLACK = "https://hooks.slack.example/services/T000/B000/SLACKSECRETPATH"
 
@@ -81,3 +83,95 @@ def test_slack_gets_the_changes_and_the_marks(tmp_path):
     section = body["blocks"][1]["text"]["text"]
     assert section.startswith("*3 new (1 severe), 1 ongoing, 2 resolved · 2 severe")
     assert "• [SEVERE] NEW: Intrusion from 203.0.113.9" in section
+
+
+# ----------------------------------------------------------------------------- several sites
+
+
+def merged(error: str = "login refused", branch: str = "hq/branch"):
+    """Three sites on two controllers in one report: two reported, and shop's controller refused the
+    login; the findings name their site."""
+    findings = [finding(1, Severity.MEDIUM, title="Port 7 flapping"),
+                finding(2, Severity.SEVERE, title="Switch X is offline"),
+                finding(3, Severity.LOW, title="Firmware update available")]
+    for item, label in zip(findings, ("hq/default", branch, "hq/default"), strict=True):
+        item.site = label
+    sites = [
+        SiteOverview(controller="hq", site="default", label="hq/default",
+                     counts=SeverityCounts(medium=1, low=1), new=2, worst="Port 7 flapping",
+                     worst_severity=Severity.MEDIUM),
+        SiteOverview(controller="hq", site="branch", label=branch, counts=SeverityCounts(severe=1), new=1,
+                     worst="Switch X is offline", worst_severity=Severity.SEVERE),
+        SiteOverview(controller="shop", site="default", label="shop", error=error),
+    ]
+    return make_report(site="3 sites on 2 controllers", findings=findings, sites=sites, controller_name="hq")
+
+
+def test_a_report_of_several_sites_names_the_failed_ones_and_each_findings_site(tmp_path):
+    report = merged()
+    summary = build_summary(report, make_rendered(report), make_settings(tmp_path), [])
+    assert summary.headline == ("1 severe, 1 medium, 1 low (3 findings from 42 events) "
+                                "on 3 sites on 2 controllers")
+    assert summary.lines() == [
+        "3 sites, 1 failed: shop (login refused)",
+        "[SEVERE] hq/branch: Switch X is offline",
+        "[MEDIUM] hq/default: Port 7 flapping",
+        "[LOW] hq/default: Firmware update available",
+    ]
+    assert summary.as_text().splitlines()[1] == "- 3 sites, 1 failed: shop (login refused)"
+    payload = summary.as_dict()
+    assert (payload["controller"], payload["site"]) == ("hq", "3 sites on 2 controllers")
+    # The failed site first, then the most severe, as in the report's overview.
+    assert payload["sites"] == [
+        {"label": "shop", "counts": {"severe": 0, "medium": 0, "low": 0, "total": 0}, "new": 0,
+         "error": "login refused"},
+        {"label": "hq/branch", "counts": {"severe": 1, "medium": 0, "low": 0, "total": 1}, "new": 1,
+         "error": None},
+        {"label": "hq/default", "counts": {"severe": 0, "medium": 1, "low": 1, "total": 2}, "new": 2,
+         "error": None},
+    ]
+    assert payload["more_sites"] == 0
+    assert [item["site"] for item in payload["top_findings"]] == ["hq/branch", "hq/default", "hq/default"]
+
+
+def test_a_single_site_summary_has_its_controller_and_no_sites(tmp_path):
+    report = make_report(site="HQ", controller_name="main")
+    payload = build_summary(report, make_rendered(report), make_settings(tmp_path), []).as_dict()
+    assert (payload["controller"], payload["site"]) == ("main", "HQ")
+    assert "sites" not in payload
+    assert [item["site"] for item in payload["top_findings"]] == [None, None]
+
+
+def test_redaction_masks_addresses_in_site_labels_errors_and_the_controller(tmp_path):
+    report = merged(error="unreachable: 192.168.1.1:8443 timed out\r\nagain", branch="10.0.0.5/branch")
+    report.controller_name = "udm-192.168.7.1"
+    summary = build_summary(report, make_rendered(report), make_settings(tmp_path, webhook_redact=True), [])
+    assert summary.lines()[:2] == ["3 sites, 1 failed: shop (unreachable: [IP]:8443 timed out again)",
+                                   "[SEVERE] [IP]/branch: Switch X is offline"]
+    payload = json.dumps(summary.as_dict())
+    for address in ("192.168.1.1", "10.0.0.5", "192.168.7.1"):
+        assert address not in payload and address not in summary.as_text()
+    assert summary.as_dict()["sites"][0]["error"] == "unreachable: [IP]:8443 timed out again"
+
+
+def test_the_sites_of_the_payload_are_bounded_failed_first(tmp_path):
+    sites = [SiteOverview(controller=f"c{n}", site="default", label=f"c{n}/default",
+                          error="login refused" if n % 50 == 49 else None) for n in range(250)]
+    report = make_report(site="250 sites on 250 controllers", findings=[], sites=sites)
+    summary = build_summary(report, make_rendered(report), make_settings(tmp_path), [])
+    payload = summary.as_dict()
+    assert len(payload["sites"]) == SITES_MAX and payload["more_sites"] == 250 - SITES_MAX
+    failed = [f"c{n}/default" for n in (49, 99, 149, 199, 249)]
+    assert [site["label"] for site in payload["sites"][:5]] == failed
+    assert summary.lines() == ["250 sites, 5 failed: c49/default (login refused), "
+                               "c99/default (login refused), c149/default (login refused) and 2 more"]
+
+
+@responses.activate
+def test_slack_gets_the_sites_line_and_the_site_of_each_finding(tmp_path):
+    responses.post(SLACK, body="ok")
+    report = merged()
+    settings = make_settings(tmp_path, file_enabled=False, slack_webhook_url=SLACK)
+    assert deliver(report, make_rendered(report), settings).ok
+    section = json.loads(responses.calls[0].request.body)["blocks"][1]["text"]["text"]
+    assert "• 3 sites, 1 failed: shop (login refused)\n• [SEVERE] hq/branch: Switch X is offline" in section

@@ -1,5 +1,6 @@
 """Hand-built `Report` objects for the renderer tests: a realistic busy day, hostile strings, a quiet day,
-and (`with_memory`) the same reports as a run with an incident memory delivers them."""
+(`with_memory`) the same reports as a run with an incident memory delivers them, and
+(`make_merged_report`) one report that covers several sites."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from unifi_scanner.models import (
     ResolvedIncident,
     Severity,
     SeverityCounts,
+    SiteOverview,
     SourceOutcome,
     SourceStatus,
     TimelineEntry,
@@ -205,4 +207,68 @@ def with_memory(report: Report, *, ongoing: Iterable[int] = (), previous: dict[i
         resolved=len(report.resolved), severity_changed=len(previous),
     )
     report.trends = make_trends(history)
+    return report
+
+
+CONTROLLERS = ("hq", "shop", "lab", "depot")
+SITE_ERROR = "login refused: HTTP 401 Unauthorized"
+_CYCLE = (Severity.LOW, Severity.MEDIUM, Severity.SEVERE)
+
+
+def site_label(position: int, controllers: int) -> str:
+    """The label of the site at `position`: its controller, taken in turn, and its site name."""
+    controller = CONTROLLERS[position % controllers]
+    return f"{controller}/{'default' if position < controllers else f'branch-{position // controllers}'}"
+
+
+def make_merged_report(sites: int = 3, failed: int = 1, *, findings: int = 4, controllers: int = 2,
+                       memory: bool = False) -> Report:
+    """One report that covers `sites` sites on `controllers` controllers, as the orchestration merges
+    the reports of its sites.
+
+    The last `failed` sites could not be reported (SITE_ERROR). Each other site has `findings`
+    findings whose severities cycle from a different start per site, so the overview's order (failed
+    first, then most severe) is not the report's; the findings are interleaved across sites, as a
+    merge by severity would leave them. Each reported site has two devices, a note and, with `memory`,
+    a resolved incident (and its first finding ongoing), all named by its label.
+    """
+    healthy = sites - failed
+    per_site: list[list[Finding]] = []
+    overviews = []
+    for position in range(sites):
+        label = site_label(position, controllers)
+        controller, name = label.split("/")
+        if position >= healthy:
+            overviews.append(SiteOverview(controller=controller, site=name, label=label, error=SITE_ERROR))
+            continue
+        own = [make_finding(position * 100 + k, _CYCLE[(position + k) % 3], timeline=1, samples=1)
+               for k in range(findings)]
+        for finding in own:
+            finding.site = label
+        per_site.append(own)
+        worst = min(own, key=lambda finding: -finding.severity.rank) if own else None
+        overviews.append(SiteOverview(
+            controller=controller, site=name, label=label, counts=SeverityCounts.of(own), new=len(own),
+            resolved=int(memory), events=100 + position, worst=worst.title if worst else None,
+            worst_severity=worst.severity if worst else None))
+    merged = [finding for k in range(findings) for own in per_site for finding in own[k:k + 1]]
+    report = make_report(merged, site=f"{sites} sites on {controllers} controllers")
+    labels = [overview.label for overview in overviews[:healthy]]
+    report.controller_name = CONTROLLERS[0]
+    report.sites = overviews
+    report.sources = []
+    report.notes = [f"{label}: IPS signatures are not available from this controller." for label in labels]
+    report.device_health = [
+        DeviceHealth(mac=f"78:45:58:00:{position:02x}:{n:02x}", name=f"{label} · {name}", state=state,
+                     problems=["Disconnected since 14:02"] if state != "connected" else [])
+        for position, label in enumerate(labels)
+        for n, (name, state) in enumerate((("Core Switch", "connected"), ("Office AP", "disconnected")))
+    ]
+    if memory:
+        resolved = [make_resolved(index) for index in range(len(labels))]
+        for incident, label in zip(resolved, labels, strict=True):
+            incident.site = label
+        # Interleaved, the report starts with each site's first finding.
+        with_memory(report, ongoing=range(len(per_site) if findings else 0), resolved=resolved)
+        report.trends = None
     return report

@@ -19,6 +19,7 @@ from tests.renderer.factories import (
     BIG_MESSAGE,
     HOSTILE,
     make_finding,
+    make_merged_report,
     make_report,
     make_resolved,
     with_memory,
@@ -96,21 +97,39 @@ def wide_memory_report():
     return report
 
 
+def wide_merged_report():
+    """Eight sites from a run with memory, two failed: a site label, its worst finding and a failed
+    site's error as long as the rest, and a hostile label."""
+    long_name = "Ubiquiti-" + "X" * 200
+    report = make_merged_report(8, failed=2, memory=True, controllers=3)
+    old = report.sites[0].label
+    report.sites[0].label = long_name
+    report.sites[0].worst = HOSTILE + " " + "W" * 300
+    report.sites[1].label = HOSTILE
+    report.sites[-1].error = BIG_MESSAGE
+    for item in [*report.findings, *report.resolved]:
+        item.site = long_name if item.site == old else item.site
+    report.findings[0].title = HOSTILE + " " + "W" * 300
+    return report
+
+
+MEMORY = ("Resolved since the last report", "Compared with earlier reports")
 REPORTS = {
-    "plain": (wide_report, "brief"),
-    "memory-brief": (wide_memory_report, "brief"),
-    "memory-full": (wide_memory_report, "full"),
+    "plain": (wide_report, "brief", ()),
+    "memory-brief": (wide_memory_report, "brief", MEMORY),
+    "memory-full": (wide_memory_report, "full", MEMORY),
+    "sites": (wide_merged_report, "brief", ("Sites", "Resolved since the last report")),
 }
 
 
 @pytest.mark.parametrize("kind", REPORTS)
 @pytest.mark.parametrize("width", [375, 1024])
 def test_no_horizontal_scrolling(tmp_path: Path, width: int, kind: str) -> None:
-    build, ongoing = REPORTS[kind]
+    build, ongoing, headings = REPORTS[kind]
     html = render(build(), "html", Settings(timezone="Europe/Berlin", detail="high", ongoing=ongoing))
+    for heading in headings:
+        assert f"{heading}</h2>" in html
     if kind != "plain":
-        for heading in ("Resolved since the last report", "Compared with earlier reports"):
-            assert heading in html
         assert ("Still going on" in html) is (ongoing == "brief")
     assert "<script" not in html
     dom = chromium(tmp_path, html.replace("</body>", MEASURE + "</body>"), width, "--dump-dom")

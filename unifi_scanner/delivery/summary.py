@@ -2,8 +2,9 @@
 
 Chat messages carry counts, the most serious findings and a link (or path) to the full report; the
 full report stays in email and files. With an incident memory (`run`), the headline leads with what
-changed since the last report and new findings are marked NEW. With `webhook_redact`, MAC and IP
-addresses are masked in everything that leaves for a third-party service.
+changed since the last report and new findings are marked NEW. A report that covers several sites adds
+a line saying how many and which failed, and names each finding's site. With `webhook_redact`, MAC and
+IP addresses are masked in everything that leaves for a third-party service.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from typing import Any
 
 from unifi_scanner.delivery.files import report_filename
 from unifi_scanner.models import Changes, RenderedReport, Report, SeverityCounts
-from unifi_scanner.renderer.view import changes_line, finding_order
+from unifi_scanner.renderer.view import (
+    NAME_MAX,
+    NOTE_MAX,
+    SITES_MAX,
+    bounded,
+    changes_line,
+    clean,
+    finding_order,
+    site_order,
+    site_prefix,
+    sites_line,
+)
 from unifi_scanner.settings import Settings
 
 TOP_FINDINGS = 5
@@ -43,20 +55,38 @@ def _is_ip(candidate: str) -> bool:
 
 @dataclass(frozen=True)
 class TopFinding:
-    """One line of the summary: severity, title, what it affects and, with a memory, `new` or
-    `ongoing`."""
+    """One line of the summary: severity, title, what it affects, with a memory `new` or `ongoing`,
+    and its site in a report that covers several."""
 
     severity: str
     title: str
     affected: str = ""
     status: str | None = None
+    site: str | None = None
 
     @property
     def line(self) -> str:
-        """`[SEVERE] title (affected)`, or `[SEVERE] NEW: title (affected)` for a new finding."""
+        """`[SEVERE] title (affected)`, `[SEVERE] NEW: title (affected)` for a new finding, and
+        `[SEVERE] NEW: hq/branch: title (affected)` with its site."""
         suffix = f" ({self.affected})" if self.affected else ""
         mark = "NEW: " if self.status == "new" else ""
-        return f"[{self.severity.upper()}] {mark}{self.title}{suffix}"
+        return f"[{self.severity.upper()}] {mark}{site_prefix(self.site)}{self.title}{suffix}"
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """One site of a report that covers several, for the generic webhook: its label, its findings per
+    severity, how many are new, and why it could not be reported when it failed."""
+
+    label: str
+    counts: SeverityCounts
+    new: int
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"label": self.label, "counts": {**self.counts.model_dump(), "total": self.counts.total},
+                "new": self.new, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -72,6 +102,10 @@ class Summary:
     more: int = 0
     link: str | None = None
     changes: Changes | None = None
+    controller: str = "default"
+    sites_line: str | None = None
+    sites: list[SiteSummary] = field(default_factory=list)
+    sites_more: int = 0
 
     @property
     def worst(self) -> str | None:
@@ -82,8 +116,10 @@ class Summary:
         return None
 
     def lines(self) -> list[str]:
-        """The finding lines, with an `... and N more` line when the list was cut."""
-        lines = [item.line for item in self.top]
+        """The sites line of a report that covers several (`3 sites, 1 failed: shop/default (login
+        refused)`), then the finding lines, with an `... and N more` line when the list was cut."""
+        lines = [self.sites_line] if self.sites_line else []
+        lines += [item.line for item in self.top]
         if self.more:
             lines.append(f"... and {self.more} more")
         return lines
@@ -96,9 +132,11 @@ class Summary:
         return "\n".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, the generic webhook's summary payload."""
-        return {
+        """JSON-ready form, the generic webhook's summary payload; `sites` only for a report that
+        covers several."""
+        payload = {
             "title": self.title,
+            "controller": self.controller,
             "site": self.site,
             "summary": self.headline,
             "counts": {**self.counts.model_dump(), "total": self.counts.total},
@@ -108,6 +146,10 @@ class Summary:
             "changes": self.changes.model_dump() if self.changes else None,
             "report": self.link,
         }
+        if self.sites:
+            payload["sites"] = [site.as_dict() for site in self.sites]
+            payload["more_sites"] = self.sites_more
+        return payload
 
 
 def report_link(report: Report, settings: Settings, written: list[Path]) -> str | None:
@@ -129,18 +171,20 @@ def build_summary(
     report: Report, rendered: RenderedReport, settings: Settings, written: list[Path]
 ) -> Summary:
     """Build the chat summary of `report`, redacted when settings.webhook_redact is on."""
-    clean = redact_addresses if settings.webhook_redact else (lambda text: text)
+    redact = redact_addresses if settings.webhook_redact else (lambda text: text)
+    # Addresses are masked before a string is cut, so a cut never leaves half an address unmasked.
+    site = clean(redact(report.site))
     counts = report.counts
     changed = changes_line(report.changes) if report.changes else ""
     if counts.total:
         headline = (
             f"{counts.severe} severe, {counts.medium} medium, {counts.low} low "
-            f"({counts.total:,} findings from {report.total_events:,} events) on {report.site}"
+            f"({counts.total:,} findings from {report.total_events:,} events) on {site}"
         )
         if changed:
             headline = f"{changed} · {headline}"
     else:
-        headline = f"All quiet on {report.site}: no findings from {report.total_events:,} events"
+        headline = f"All quiet on {site}: no findings from {report.total_events:,} events"
         if changed:
             headline += f"; {changed} since the last report"
     # The same order as the report: most serious first, and within a severity what is new.
@@ -148,20 +192,33 @@ def build_summary(
     top = [
         TopFinding(
             severity=finding.severity.value,
-            title=clean(" ".join(finding.title.split())),
-            affected=clean(", ".join(item.label for item in finding.affected[:3])),
+            title=redact(" ".join(finding.title.split())),
+            affected=redact(", ".join(item.label for item in finding.affected[:3])),
             status=finding.status.kind if finding.status else None,
+            site=clean(redact(finding.site)) if finding.site else None,
         )
         for finding in ranked[:TOP_FINDINGS]
     ]
+    masked = [site.model_copy(update={"label": redact(site.label),
+                                      "error": site.error and redact(site.error)}) for site in report.sites]
+    # Failed sites first, as in the report's overview, so a cut list still names them.
+    sites, sites_more = bounded(sorted(masked, key=site_order), SITES_MAX)
     return Summary(
-        title=clean(" ".join(rendered.subject.split())),
-        site=clean(report.site),
-        headline=clean(" ".join(headline.split())),
+        title=redact(" ".join(rendered.subject.split())),
+        site=site,
+        headline=redact(" ".join(headline.split())),
         counts=counts,
         total_events=report.total_events,
         top=top,
         more=max(0, len(report.findings) - TOP_FINDINGS),
         link=report_link(report, settings, written),
         changes=report.changes,
+        controller=clean(redact(report.controller_name)),
+        sites_line=sites_line(masked) if masked else None,
+        sites=[
+            SiteSummary(label=clean(site.label, NAME_MAX), counts=site.counts, new=site.new,
+                        error=clean(site.error, NOTE_MAX) if site.error else None)
+            for site in sites
+        ],
+        sites_more=sites_more,
     )

@@ -16,17 +16,22 @@ from unifi_scanner.renderer.view import clean, format_day
 from unifi_scanner.settings import Settings
 
 SUBJECT_MAX = 200
-SUBJECT_VARIABLES = ("site", "date", "severe", "medium", "low", "total", "severe_tag", "new", "new_severe",
-                     "resolved", "new_tag")
+# A name's share of the subject: two of them and the default text still fit SUBJECT_MAX.
+SUBJECT_NAME_MAX = 80
+SUBJECT_VARIABLES = ("site", "controller", "date", "severe", "medium", "low", "total", "severe_tag", "new",
+                     "new_severe", "resolved", "new_tag")
 
 
 def subject_values(report: Report, settings: Settings) -> dict[str, str | int]:
-    """The template variables: the date is the window's end in the display timezone."""
+    """The template variables: the date is the window's end in the display timezone; `site` is the site,
+    or what a report that covers several sites calls them (`3 sites on 2 controllers`), and `controller`
+    the configured controller's name."""
     counts = report.counts
     severe_tag = f"[{counts.severe} SEVERE] " if counts.severe else ""
     changes = report.changes
     return {
-        "site": clean(report.site, 80),
+        "site": clean(report.site, SUBJECT_NAME_MAX),
+        "controller": clean(report.controller_name, SUBJECT_NAME_MAX),
         "date": format_day(report.window.until.astimezone(ZoneInfo(settings.timezone))),
         "severe": counts.severe,
         "medium": counts.medium,

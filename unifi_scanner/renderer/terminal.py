@@ -1,5 +1,6 @@
-"""The Rich view `report` shows on a terminal: a summary panel, what needs attention, what was resolved,
-the comparison with earlier reports, what is still going on, the findings and the device health.
+"""The Rich view `report` shows on a terminal: a summary panel, the sites of a report that covers
+several, what needs attention, what was resolved, the comparison with earlier reports, what is still
+going on, the findings and the device health.
 
 Cells are built as `rich.text.Text`, never as markup strings, so a device called `[bold]x` prints
 literally. Rich itself honours NO_COLOR and plain output when stdout is not a terminal.
@@ -13,15 +14,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from unifi_scanner.renderer.view import AttentionView, ReportView, TrendsView
+from unifi_scanner.renderer.view import AttentionView, OverviewView, ReportView, TrendsView
 
 _STYLES = {"severe": "bold white on red", "medium": "bold black on yellow", "low": "bold white on blue"}
 
 
 def print_view(view: ReportView, console: Console) -> None:
-    """Print the summary panel, the needs-attention list, what was resolved, the trends, what is still
-    going on, the findings table and the device health table."""
+    """Print the summary panel, the sites overview, the needs-attention list, what was resolved, the
+    trends, what is still going on, the findings table and the device health table."""
     console.print(_summary(view))
+    if view.overview:
+        console.print(_overview(view.overview))
     if not view.quiet:  # the summary already says all is quiet
         console.print(_attention(view))
     if view.resolved:
@@ -59,7 +62,29 @@ def _summary(view: ReportView) -> Panel:
     lines.extend(Text(f"Note: {note}") for note in view.notes)
     if view.missing_sources:
         lines.append(Text("Missing from this report: " + " ".join(view.missing_sources)))
-    return Panel(Group(*lines), title=Text(f"UniFi Report · {view.site}"), subtitle=Text(view.controller))
+    subtitle = view.overview.line if view.overview else view.controller
+    return Panel(Group(*lines), title=Text(f"UniFi Report · {view.site}"), subtitle=Text(subtitle))
+
+
+def _overview(overview: OverviewView) -> Table:
+    """One row per site, failed and busiest first; a failed site shows why in place of its counts."""
+    table = Table(title="Sites", box=box.SIMPLE_HEAVY, expand=True)
+    table.add_column("Site", ratio=2)
+    for name in ("Severe", "Medium", "Low", "New"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Worst finding", ratio=3)
+    for row in overview.rows:
+        if row.error:
+            table.add_row(Text(row.label), "", "", "", "",
+                          Text.assemble((" FAILED ", _STYLES["severe"]), f" {row.error}"))
+            continue
+        worst = (Text.assemble((f" {row.worst_label} ", _STYLES[row.worst_severity]), f" {row.worst}")
+                 if row.worst else Text("no findings", "green"))
+        table.add_row(Text(row.label), str(row.severe), str(row.medium), str(row.low), str(row.new), worst)
+    if overview.more:
+        more = f"… and {overview.more} more sites, none busier than those above"
+        table.add_row(Text(more), "", "", "", "", "")
+    return table
 
 
 def _attention(view: ReportView) -> Table | Text:
@@ -85,8 +110,15 @@ def _attention(view: ReportView) -> Table | Text:
 
 
 def _titled(line: AttentionView) -> Text:
-    """A line's title, led by its status word when the run has a memory."""
-    return Text.assemble((f"{line.status.word} ", "bold"), line.title) if line.status else Text(line.title)
+    """A line's title, led by its status word when the run has a memory and by its site in a report
+    that covers several."""
+    status = (f"{line.status.word} ", "bold") if line.status else ""
+    return Text.assemble(status, _site(line.site), line.title)
+
+
+def _site(label: str) -> tuple[str, str] | str:
+    """The site label leading a line about a finding, dimmed; nothing in a single-site report."""
+    return (f"{label}: ", "dim") if label else ""
 
 
 def _resolved(view: ReportView) -> Table:
@@ -94,7 +126,8 @@ def _resolved(view: ReportView) -> Table:
     table = Table(title="Resolved since the last report", box=box.SIMPLE, expand=True, show_header=False)
     table.add_column("Incident", ratio=3)
     for item in view.resolved:
-        table.add_row(Text.assemble((item.title, "bold"), f" — {item.how}\n", (item.facts, "dim")))
+        table.add_row(Text.assemble(_site(item.site), (item.title, "bold"), f" — {item.how}\n",
+                                    (item.facts, "dim")))
     if view.resolved_more:
         table.add_row(Text(f"… and {view.resolved_more} more resolved"))
     return table
@@ -119,7 +152,7 @@ def _ongoing(view: ReportView) -> Table:
     table.add_column("Finding", ratio=3)
     for line in view.ongoing:
         table.add_row(Text(f" {line.severity_label} ", _STYLES[line.severity]),
-                      Text.assemble(line.title, (f" · {line.status.detail}", "dim")))
+                      Text.assemble(_site(line.site), line.title, (f" · {line.status.detail}", "dim")))
     return table
 
 
@@ -145,7 +178,8 @@ def _findings(view: ReportView) -> Table:
         table.add_row(
             str(finding.number),
             Text(f" {finding.severity_label} ", _STYLES[finding.severity]),
-            Text.assemble((finding.title, "bold"), status, "\n", finding.explanation, story),
+            Text.assemble(_site(finding.site), (finding.title, "bold"), status, "\n", finding.explanation,
+                          story),
             str(finding.count),
             Text(affected),
             Text(finding.seen),

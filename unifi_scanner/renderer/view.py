@@ -17,6 +17,12 @@ each in a "Still going on" list instead of their detail, so a long outage does n
 explanation every day, and the report is never bigger than with `full`. Incidents that ended since
 the last report get a short section of their own, and the report is compared with earlier ones
 ("Compared with earlier reports", with a chart of the findings per report).
+
+A report may cover several sites (`Report.sites`, UNIFI_REPORT_PER=run or controller). It then opens
+with an overview of the sites, failed ones first, then the most serious; every line about a finding
+names its site, and the findings shown in detail are grouped under a heading per site, in the
+overview's order. The same limits hold whatever the number of sites: the overview shrinks with the
+other lists when the email outgrows its budget.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from unifi_scanner.models import (
@@ -34,6 +41,7 @@ from unifi_scanner.models import (
     Report,
     ResolvedIncident,
     Severity,
+    SiteOverview,
     Trends,
     source_gaps,
 )
@@ -59,6 +67,14 @@ FOLDED_LABEL_MAX = 80
 TREND_LINES_MAX = 10
 # The model keeps at most 30 reports of history; more would not fit a phone screen's width either.
 TREND_COLUMNS = 30
+# Failed sites named in one line (the header, the chat summary), each with its error cut shorter than
+# in the overview, which lists them all with theirs.
+FAILED_NAMED = 3
+ERROR_SHORT_MAX = 80
+
+SITES_MAX = 100
+"""Most rows of the overview of a report that covers several sites: failed and busiest sites first,
+the quietest counted in "… and N more sites". The first `Limits` level, lowered with the others."""
 
 DETAIL_MAX = 25
 """Most findings a report shows in detail. A reader scans a couple of dozen findings; past that the
@@ -72,8 +88,9 @@ class Limits:
 
     `findings` counts findings shown in detail, `attention` the lines of the "Needs attention" block,
     `timeline` the entries of one finding's incident timeline, `resolved` the lines of "Resolved since
-    the last report". Ongoing findings shown in one line (UNIFI_ONGOING=brief) count as shown in
-    detail, so `findings` bounds them too.
+    the last report", `sites` the rows of the overview of a report that covers several sites.
+    Ongoing findings shown in one line (UNIFI_ONGOING=brief) count as shown in detail, so `findings`
+    bounds them too.
     """
 
     findings: int = DETAIL_MAX
@@ -84,14 +101,19 @@ class Limits:
     devices: int = 40
     unknown: int = 25
     resolved: int = 25
+    sites: int = SITES_MAX
 
 
 LIMITS = (
     Limits(),
-    Limits(findings=20, attention=30, timeline=8, samples=5, affected=6, devices=30, unknown=15, resolved=20),
-    Limits(findings=15, attention=25, timeline=6, samples=3, affected=5, devices=25, unknown=12, resolved=15),
-    Limits(findings=10, attention=20, timeline=4, samples=2, affected=4, devices=15, unknown=8, resolved=10),
-    Limits(findings=6, attention=15, timeline=3, samples=0, affected=3, devices=10, unknown=5, resolved=8),
+    Limits(findings=20, attention=30, timeline=8, samples=5, affected=6, devices=30, unknown=15, resolved=20,
+           sites=75),
+    Limits(findings=15, attention=25, timeline=6, samples=3, affected=5, devices=25, unknown=12, resolved=15,
+           sites=50),
+    Limits(findings=10, attention=20, timeline=4, samples=2, affected=4, devices=15, unknown=8, resolved=10,
+           sites=35),
+    Limits(findings=6, attention=15, timeline=3, samples=0, affected=3, devices=10, unknown=5, resolved=8,
+           sites=25),
 )
 """Ever smaller limits, tried in turn until the HTML fits the email size budget."""
 
@@ -223,6 +245,7 @@ class FindingView:
     timeline: list[TimelineEntryView]
     timeline_more: int
     status: StatusView | None
+    site: str
 
     @property
     def seen(self) -> str:
@@ -238,6 +261,7 @@ class AttentionView:
 
     `number` and `anchor` are None when the finding is not shown in detail (the size limits left it
     out, or it is ongoing and UNIFI_ONGOING=brief); `brief` says it has a line under "Still going on".
+    `site` leads the line in a report that covers several sites (empty otherwise).
     """
 
     number: int | None
@@ -249,6 +273,7 @@ class AttentionView:
     when: str
     status: StatusView | None
     brief: bool
+    site: str
 
 
 @dataclass(frozen=True)
@@ -284,7 +309,8 @@ class DeviceView:
 
 @dataclass(frozen=True)
 class ResolvedView:
-    """One line of "Resolved since the last report"."""
+    """One line of "Resolved since the last report"; `site` leads it in a report that covers several
+    sites."""
 
     severity: str
     title: str
@@ -292,6 +318,7 @@ class ResolvedView:
     since: str
     reports: int
     resolved_at: str
+    site: str
 
     @property
     def facts(self) -> str:
@@ -299,6 +326,47 @@ class ResolvedView:
         noun = "report" if self.reports == 1 else "reports"
         opened = f"open since {self.since}, in {self.reports} {noun}"
         return f"{self.severity} · {opened} · resolved {self.resolved_at}"
+
+
+@dataclass(frozen=True)
+class SiteRowView:
+    """One row of the overview of a report that covers several sites. `anchor` is the id of the site's
+    heading among the findings, when any of its findings is shown in detail; `error` is set, and the
+    counts mean nothing, when the site could not be reported."""
+
+    label: str
+    anchor: str | None
+    severe: int
+    medium: int
+    low: int
+    new: int
+    worst: str
+    worst_severity: str
+    worst_label: str
+    colour: str
+    error: str
+
+
+@dataclass(frozen=True)
+class OverviewView:
+    """The overview of a report that covers several sites: `line` says how many and which failed
+    (`3 sites, 1 failed: shop/default (login refused)`), then one row per site, bounded."""
+
+    line: str
+    sites: int
+    failed: int
+    rows: list[SiteRowView]
+    more: int
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one site shown in detail, under its heading (no heading without a label, as in a
+    single-site report); `anchor` is the heading's id the overview links to."""
+
+    label: str
+    anchor: str | None
+    findings: list[FindingView]
 
 
 @dataclass(frozen=True)
@@ -395,7 +463,16 @@ class ReportView:
     unknown: list[tuple[str, int, str]]
     unknown_more: int
     unknown_events: int
+    overview: OverviewView | None
     colours: dict[str, str] = field(default_factory=lambda: dict(SEVERITY_COLOURS))
+
+    @property
+    def groups(self) -> list[FindingGroup]:
+        """The findings shown in detail, one group per site in the overview's order (they are sorted
+        so); a single-site report has one group without a label."""
+        anchors = {row.label: row.anchor for row in self.overview.rows} if self.overview else {}
+        return [FindingGroup(label, anchors.get(label), list(members))
+                for label, members in groupby(self.findings, key=lambda finding: finding.site)]
 
     @property
     def folded_line(self) -> str:
@@ -417,7 +494,14 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
     # Only the findings `full` would show in detail do, so brief is never the bigger report.
     brief = settings.ongoing == "brief"
     ongoing = [finding for finding in top if brief and is_ongoing(finding)]
-    findings = [finding for finding in top if not (brief and is_ongoing(finding))]
+    # The most serious findings are chosen across all sites, then shown under their site's heading;
+    # the sort is stable, so a single-site report keeps its order.
+    sites = sorted(report.sites, key=site_order)
+    rank: dict[str, int] = {}
+    for position, site in enumerate(sites):
+        rank.setdefault(site.label, position)
+    findings = sorted((finding for finding in top if not (brief and is_ongoing(finding))),
+                      key=lambda finding: rank.get(finding.site or "", len(rank)))
     # Keyed by identity: findings are not hashable, and nothing stops two of them sharing an id.
     in_detail = {id(finding): number for number, finding in enumerate(findings, start=1)}
     in_brief = {id(finding) for finding in ongoing}
@@ -483,17 +567,21 @@ def build_view(report: Report, settings: Settings, limits: Limits = LIMITS[0]) -
         ],
         unknown_more=unknown_more,
         unknown_events=sum(event.count for event in report.unknown_events),
+        overview=_overview_view(sites, limits, {finding.site for finding in findings}) if sites else None,
     )
 
 
 def summary_line(report: Report) -> str:
     """One line saying what the report holds: what changed since the last report when the run has a
-    memory, then the counts per severity and the most serious finding; or that all was quiet."""
+    memory, then the counts per severity and the most serious finding; or that all was quiet. A report
+    that covers several sites leads with how many of them failed, and names the top finding's site."""
     counts = report.counts
     site = clean(report.site, 60)
     changed = changes_line(report.changes) if report.changes else ""
+    failed = sum(1 for overview in report.sites if overview.error)
+    lead = f"{failed} of {len(report.sites)} sites failed. " if failed else ""
     if not report.findings:
-        quiet = f"All quiet on {site}: no findings, {report.total_events} events reviewed."
+        quiet = f"{lead}All quiet on {site}: no findings, {report.total_events} events reviewed."
         return f"{quiet} {changed.capitalize()} since the last report." if changed else quiet
     parts = [f"{counts.severe} severe", f"{counts.medium} medium", f"{counts.low} low"]
     noun = "finding" if counts.total == 1 else "findings"
@@ -501,7 +589,32 @@ def summary_line(report: Report) -> str:
     if changed:
         line = f"{changed} on {site}: {', '.join(parts)} {noun}"
     top = min(report.findings, key=finding_order)
-    return f"{line}. Top: {clean(top.title, 100)}"
+    return f"{lead}{line}. Top: {site_prefix(top.site)}{clean(top.title, 100)}"
+
+
+def site_prefix(label: str | None) -> str:
+    """`hq/branch: ` before a line about a finding of a report that covers several sites; empty in a
+    single-site report, whose findings name no site."""
+    return f"{clean(label)}: " if label else ""
+
+
+def site_order(site: SiteOverview) -> tuple[bool, int, int, int]:
+    """The order of the sites in an overview (sort key): failed first, then the most severe, medium and
+    low findings; ties keep the report's order."""
+    counts = site.counts
+    return site.error is None, -counts.severe, -counts.medium, -counts.low
+
+
+def sites_line(sites: list[SiteOverview]) -> str:
+    """How many sites a report covers and which failed, naming the first FAILED_NAMED of them in the
+    overview's order: `3 sites, 1 failed: shop/default (login refused)`, `3 sites, all reported`."""
+    noun = "site" if len(sites) == 1 else "sites"
+    failed = [site for site in sorted(sites, key=site_order) if site.error]
+    if not failed:
+        return f"{len(sites)} {noun}, all reported"
+    named, more = bounded(failed, FAILED_NAMED)
+    names = ", ".join(f"{clean(site.label)} ({clean(site.error, ERROR_SHORT_MAX)})" for site in named)
+    return f"{len(sites)} {noun}, {len(failed)} failed: {names}" + (f" and {more} more" if more else "")
 
 
 def changes_line(changes: Changes) -> str:
@@ -584,6 +697,7 @@ def _attention_view(finding: Finding, number: int | None, zone: ZoneInfo, *, bri
         when=format_when(finding.first_seen.astimezone(zone), finding.last_seen.astimezone(zone)),
         status=_status_view(finding, zone),
         brief=brief,
+        site=clean(finding.site or ""),
     )
 
 
@@ -619,6 +733,7 @@ def _resolved_view(incident: ResolvedIncident, zone: ZoneInfo, until: datetime) 
         since=format_since(incident.since.astimezone(zone), resolved_at),
         reports=incident.reports,
         resolved_at=format_since(resolved_at, until),
+        site=clean(incident.site or ""),
     )
 
 
@@ -709,6 +824,7 @@ def _finding_view(finding: Finding, number: int, zone: ZoneInfo, limits: Limits)
         ],
         timeline_more=timeline_more,
         status=_status_view(finding, zone),
+        site=clean(finding.site or ""),
     )
 
 
@@ -760,6 +876,41 @@ def _missing_sources(report: Report) -> list[str]:
     """What the controller could not provide, in plain words (`models.source_gaps`), bounded."""
     shown, more = bounded([clean(gap, 400) for gap in source_gaps(report.sources)], SOURCES_MAX)
     return shown + ([f"… and {more} more"] if more else [])
+
+
+def _overview_view(sites: list[SiteOverview], limits: Limits, detailed: set[str | None]) -> OverviewView:
+    """The overview of `sites` (already in overview order), its rows bounded by `limits.sites`; the
+    sites in `detailed` (labels of findings shown in detail) link to their heading among the findings.
+    Sites that share a label share one heading, so an anchor is the label's first position."""
+    anchors: dict[str, str] = {}
+    for position, site in enumerate(sites):
+        anchors.setdefault(site.label, f"s-{position}")
+    rows, more = bounded(sites, limits.sites)
+    return OverviewView(
+        line=sites_line(sites),
+        sites=len(sites),
+        failed=sum(1 for site in sites if site.error),
+        rows=[_site_row(site, anchors[site.label] if site.label in detailed else None) for site in rows],
+        more=more,
+    )
+
+
+def _site_row(site: SiteOverview, anchor: str | None) -> SiteRowView:
+    """One overview row; a site without a worst finding is quiet."""
+    severity = site.worst_severity.value if site.worst and site.worst_severity else ""
+    return SiteRowView(
+        label=clean(site.label),
+        anchor=anchor,
+        severe=site.counts.severe,
+        medium=site.counts.medium,
+        low=site.counts.low,
+        new=site.new,
+        worst=clean(site.worst, TITLE_MAX) if site.worst else "",
+        worst_severity=severity,
+        worst_label=severity.upper(),
+        colour=SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["other"]),
+        error=clean(site.error, NOTE_MAX) if site.error else "",
+    )
 
 
 def _hours(hours: float) -> str:
