@@ -66,6 +66,10 @@ class CollectionWriter:
         self._stream.flush()
 
 
+class IncompleteDocument(ConfigError):
+    """A collection document that ends before its footer: its writer was interrupted."""
+
+
 class PageWriter(CollectionWriter):
     """Writes a collection document to a binary stream as one pickle per page, for `iter_pages`.
 
@@ -100,6 +104,13 @@ class PageWriter(CollectionWriter):
         if self._page:
             pickle.dump(self._page, self._stream, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
             self._page = []
+        self._stream.flush()
+
+    def end_document(self) -> None:
+        """Mark the end of this document (whole or not): the stream's next document may follow."""
+        self.flush()
+        self.counts.clear()
+        pickle.dump(None, self._stream)  # type: ignore[arg-type]
         self._stream.flush()
 
 
@@ -141,13 +152,16 @@ _KINDS = {kind.value: kind for kind in RecordKind}
 
 
 def _unpickled(stream: IO[bytes]) -> Iterator[tuple[str, CollectionItem]]:
-    """Each item of each page in `stream`, records rebuilt from their columns, until the stream ends."""
+    """Each item of each page in `stream`, records rebuilt from their columns, until the stream ends
+    or a document's end mark (`PageWriter.end_document`: the next document follows on the stream)."""
     page_number = 0
     while True:
         try:
             page = pickle.load(stream)  # noqa: S301 - written by our own forked collector
         except (EOFError, pickle.UnpicklingError):
             return  # the writer stopped (mid-page, if it was killed): the framing check tells
+        if page is None:
+            return
         page_number += 1
         where = f"page {page_number}"
         for entry in page:
@@ -182,7 +196,7 @@ def _framed(items: Iterable[tuple[str, CollectionItem]], name: str) -> Iterator[
     if not saw_header:
         raise ConfigError(f"{name} is empty")
     if not saw_footer:
-        raise ConfigError(f"{name} ends without its footer (the collection was interrupted)")
+        raise IncompleteDocument(f"{name} ends without its footer (the collection was interrupted)")
 
 
 @contextmanager

@@ -156,18 +156,21 @@ class Deduplicator:
 def collect_and_analyze(
     settings: Settings, window: Window, *, require_event_feed: bool = False,
     transform: Callable[[Iterator[CollectionItem]], Iterable[CollectionItem]] = lambda items: items,
+    stream: contextlib.AbstractContextManager[Iterator[CollectionItem]] | None = None,
     **analyze_options: Any,
 ) -> Report:
     """Collect `window` and analyse the collection as it arrives, in one pass and flat memory.
 
     The collector runs in a child process (`collector.child`) that streams the collection document to
-    the analyzer here, so the two work at the same time and nothing is written to disk. `transform`
-    sits between the stream and the analyzer (the run's de-duplication); `require_event_feed` refuses
-    the report when the event log failed (see `_require_event_feed`). `analyze_options` go to `analyze`.
+    the analyzer here, so the two work at the same time and nothing is written to disk: its own child,
+    or `stream`, a site of a controller session already logged in (many sites, one login).
+    `transform` sits between the stream and the analyzer (the run's de-duplication);
+    `require_event_feed` refuses the report when the event log failed (see `_require_event_feed`).
+    `analyze_options` go to `analyze`.
     """
     from unifi_scanner.collector.child import collection_stream
 
-    with collection_stream(settings, window) as items:
+    with stream or collection_stream(settings, window) as items:
         # Imported here, while the collector logs in: the child needs none of it.
         from unifi_scanner.analyzer import analyze
 
@@ -268,11 +271,13 @@ class SiteCycle:
         self.dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
         return self.window
 
-    def analyze(self) -> Report:
+    def analyze(self, stream: contextlib.AbstractContextManager[Iterator[CollectionItem]] | None = None
+                ) -> Report:
         """Collect and analyze the window (exit 3 when the event log failed), then recall the memory.
 
-        The incidents are read only now, so the collector process never holds them; the report comes
-        back with every finding new or ongoing and what ended since the last report.
+        `stream` is the site's collection from a controller session (else a collector of its own). The
+        incidents are read only now, so the collector process never holds them; the report comes back
+        with every finding new or ongoing and what ended since the last report.
         """
         from unifi_scanner.memory.recall import recall
 
@@ -283,7 +288,7 @@ class SiteCycle:
             self.settings, window, require_event_feed=True, transform=self.dedup.filter,
             generated_at=self.now, first_run=self.first_run,
             lookback_hours=self.settings.lookback_hours if self.first_run else None, notes=self.notes,
-            known_admin_ips=known_admins or None,
+            known_admin_ips=known_admins or None, stream=stream,
         )
         if self.memory is None:
             self.memory = self.store.read_memory(self.loaded.source)

@@ -4,12 +4,12 @@ Public API:
 
 * `collect(settings, window, writer, *, progress=None) -> CollectStats`
 * `check_controller(settings) -> ControllerInfo`
-* `list_sites(settings) -> list[str]`
+* `collect_site(conn, settings, window, writer)` and `site_names(conn)`: many sites on one login
 * `CollectStats`
 * `EVENT_FEEDS`: the sources without which a window cannot be reported completely
 """
 
-from unifi_scanner.collector.collect import CollectStats, check_controller, collect, list_sites
+from unifi_scanner.collector.collect import CollectStats, check_controller, collect, collect_site, site_names
 from unifi_scanner.collector.sources import EVENT_FEEDS
 
-__all__ = ["EVENT_FEEDS", "CollectStats", "check_controller", "collect", "list_sites"]
+__all__ = ["EVENT_FEEDS", "CollectStats", "check_controller", "collect", "collect_site", "site_names"]

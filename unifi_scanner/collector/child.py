@@ -20,15 +20,16 @@ import contextlib
 import logging
 import os
 import pickle
+import queue
 import resource
 import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from unifi_scanner.document import PageWriter, iter_pages
+from unifi_scanner.document import IncompleteDocument, PageWriter, iter_pages
 from unifi_scanner.errors import ControllerError, ExitCode, ScannerError
 from unifi_scanner.gcutil import long_lived_objects_frozen
 from unifi_scanner.models import CollectionItem, Window
@@ -64,7 +65,7 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
         if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
             os.close(data_read)
             os.close(status_read)
-            _child(settings, window, data_write, status_write)
+            _child(lambda writer, send: _collect_one(settings, window, writer), data_write, status_write)
         os.close(data_write)
         os.close(status_write)
         listener = _Listener(os.fdopen(status_read, "rb"))
@@ -84,6 +85,150 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
         # memory limit has to hold (benchmarks/run.py reads this line).
         log.debug("collector process: %d requests, %d pages, CPU %.2f s, peak RSS %.1f MiB, of which %.1f "
                   "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
+
+
+class Session:
+    """The parent's side of a collector process logged in to one controller (`controller_session`)."""
+
+    def __init__(self, listener: _Listener, data: IO[bytes], control: IO[bytes]) -> None:
+        """Bind the child's status listener, its data stream and the control stream to it."""
+        self.listener, self.data, self.control = listener, data, control
+        self.raised: BaseException | None = None
+        """The child's own error once a call here raised it (not raised again when the session ends)."""
+
+    def sites(self) -> list[str]:
+        """The sites the child will collect: those asked for, or every site the account can see.
+
+        Raises the child's error (exit 3: unreachable, TLS, login refused) when it could not log in.
+        """
+        kind, payload = self.listener.messages.get()
+        if kind != "sites":
+            raise self._gone()
+        return list(payload)
+
+    @contextlib.contextmanager
+    def site(self, site: str, window: Window) -> Iterator[Iterator[CollectionItem]]:
+        """Collect one site's `window` and yield its items, like `collection_stream` does for one.
+
+        The body must consume them. A site the child could not collect raises its error here (the
+        document cut short is only the symptom), and the child goes on to the next site.
+        """
+        pickle.dump((site, window), self.control)
+        self.control.flush()
+        try:
+            yield iter_pages(self.data, name=f"the collection of site {site} from the collector process")
+        except IncompleteDocument:
+            raise self._site_error() or self._gone() from None
+        error = self._site_error()
+        if error is not None:
+            raise error
+
+    def _site_error(self) -> BaseException | None:
+        """Wait for the child's word on the site it just ended: its error, or None."""
+        kind, payload = self.listener.messages.get()
+        if kind != "site_done":
+            raise self._gone()
+        return None if payload is None else _rebuild(*payload)
+
+    def _gone(self) -> BaseException:
+        """What to raise when the child ended (or failed) instead of answering."""
+        self.raised = self.listener.error or ControllerError(
+            "the collector process ended before its sites were done")
+        return self.raised
+
+
+@contextlib.contextmanager
+def controller_session(settings: Settings, sites: Sequence[str] | None) -> Iterator[Session]:
+    """A collector process that logs in to the controller once and collects its sites one by one.
+
+    `sites` None means every site the account can see (`UNIFI_SITES=all`). The child answers with
+    the site names (`Session.sites`), then collects each site the parent asks for (`Session.site`) over
+    the same login, each as a whole document followed by an end mark on the data pipe. Leaving the
+    block ends the child (killing it after an exception), as `collection_stream` does.
+    """
+    data_read, data_write = os.pipe()
+    status_read, status_write = os.pipe()
+    control_read, control_write = os.pipe()
+    with contextlib.suppress(OSError):
+        import fcntl
+
+        fcntl.fcntl(data_write, _F_SETPIPE_SZ, PIPE_BYTES)
+    with long_lived_objects_frozen():
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
+            os.close(data_read)
+            os.close(status_read)
+            os.close(control_write)
+            _child(lambda writer, send: _serve_sites(settings, sites, os.fdopen(control_read, "rb"), writer,
+                                                     send), data_write, status_write, control_read)
+        os.close(data_write)
+        os.close(status_write)
+        os.close(control_read)
+        listener = _Listener(os.fdopen(status_read, "rb"))
+        listener.start()
+        stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
+        control = open(control_write, "wb")  # noqa: SIM115 - closed to tell the child it is done
+        session = Session(listener, stream, control)
+        try:
+            yield session
+            with contextlib.suppress(BrokenPipeError):
+                control.close()  # no more sites: the child logs out and reports
+        except BaseException:
+            _stop(pid, listener, ended=False, complete=False)
+            raise
+        else:
+            try:
+                _stop(pid, listener, ended=True, complete=True)
+            except BaseException as exc:
+                if exc is not session.raised:
+                    raise
+        finally:
+            stream.close()
+            with contextlib.suppress(BrokenPipeError):
+                control.close()
+    if listener.stats is not None:
+        log.debug("collector process: %d requests, %d pages, CPU %.2f s, peak RSS %.1f MiB, of which %.1f "
+                  "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
+
+
+def _collect_one(settings: Settings, window: Window, writer: PageWriter) -> tuple[int, int]:
+    """The single-site child's work: collect the window; its request and page counts."""
+    from unifi_scanner.collector import collect
+
+    stats = collect(settings, window, writer)
+    return stats.requests, stats.pages
+
+
+def _serve_sites(settings: Settings, sites: Sequence[str] | None, control: IO[bytes], writer: PageWriter,
+                 send: Callable[[str, Any], None]) -> tuple[int, int]:
+    """The session child's work: log in, name the sites, collect each one asked for until told to stop.
+
+    A failure of one site (its document ends early) is sent as that site's word, and the next site is
+    tried on the same login; a failure to log in ends the child with the error, as for one site.
+    """
+    from unifi_scanner.collector import collect_site, site_names
+    from unifi_scanner.collector.auth import connect
+
+    conn = connect(settings)
+    requests = pages = 0
+    try:
+        send("sites", list(sites) if sites is not None else site_names(conn))
+        while True:
+            try:
+                site, window = pickle.load(control)  # noqa: S301 - our own parent
+            except EOFError:
+                break
+            try:
+                stats = collect_site(conn, settings.model_copy(update={"site": site, "sites": []}), window,
+                                     writer)
+                requests, pages = stats.requests, pages + stats.pages
+                send("site_done", None)
+            except ScannerError as exc:
+                send("site_done", (type(exc), exc.message, int(exc.exit_code)))
+            writer.end_document()
+    finally:
+        conn.close()
+    return requests, pages
 
 
 def _at_end(fd: int) -> bool:
@@ -153,6 +298,8 @@ class _Listener(threading.Thread):
         self.stream = stream
         self.stats: tuple[int, int, float, float, float] | None = None
         self.error: BaseException | None = None
+        self.messages: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        """A session child's answers (`sites`, `site_done`), then `gone` when the pipe closes."""
 
     def run(self) -> None:
         """Handle messages until the child closes the pipe (it exits, or is killed)."""
@@ -161,6 +308,7 @@ class _Listener(threading.Thread):
                 try:
                     kind, payload = pickle.load(self.stream)  # noqa: S301 - our own forked child
                 except (EOFError, pickle.UnpicklingError):
+                    self.messages.put(("gone", None))
                     return  # the child is gone; the caller judges a missing outcome
                 if kind == "log":
                     record = logging.makeLogRecord(payload)
@@ -169,6 +317,8 @@ class _Listener(threading.Thread):
                     self.stats = payload
                 elif kind == "error":
                     self.error = _rebuild(*payload)
+                else:
+                    self.messages.put((kind, payload))
 
 
 def _rebuild(cls: type[BaseException] | None, message: str, exit_code: int) -> BaseException:
@@ -200,10 +350,9 @@ class _Forwarder(logging.Handler):
         self.send("log", fields)
 
 
-def _child(settings: Settings, window: Window, data_fd: int, status_fd: int) -> None:
-    """The child's whole life: collect into the data pipe, report on the status pipe, exit."""
-    from unifi_scanner.collector import collect
-
+def _child(work: Callable[[PageWriter, Callable[[str, Any], None]], tuple[int, int]], data_fd: int,
+           status_fd: int, *keep_fds: int) -> None:
+    """The child's whole life: do `work` into the data pipe, report on the status pipe, exit."""
     code = 1
     try:
         # The parent handles Ctrl-C and SIGTERM and kills this process; the CLI's SIGTERM handler,
@@ -214,12 +363,13 @@ def _child(settings: Settings, window: Window, data_fd: int, status_fd: int) -> 
             import ctypes
 
             ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        # Drop every inherited descriptor but stdio and the two pipes: above all the state directory's
+        # Drop every inherited descriptor but stdio and the pipes: above all the state directory's
         # lock, which must die with the parent, not live on in an orphaned collector.
-        keep = sorted((data_fd, status_fd))
+        keep = sorted((data_fd, status_fd, *keep_fds))
         os.closerange(3, keep[0])
-        os.closerange(keep[0] + 1, keep[1])
-        os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+        for low, high in zip(keep, keep[1:], strict=False):
+            os.closerange(low + 1, high)
+        os.closerange(keep[-1] + 1, os.sysconf("SC_OPEN_MAX"))
         status = os.fdopen(status_fd, "wb")
         lock = threading.Lock()
 
@@ -238,13 +388,13 @@ def _child(settings: Settings, window: Window, data_fd: int, status_fd: int) -> 
         stream = open(data_fd, "wb")  # noqa: SIM115
         try:
             writer = PageWriter(stream)
-            stats = collect(settings, window, writer)
+            requests, pages = work(writer, send)
             writer.flush()  # what was written since the last page
             stream.close()
             usage = resource.getrusage(resource.RUSAGE_SELF)
             peak = usage.ru_maxrss / 1024
             cpu = usage.ru_utime + usage.ru_stime
-            send("done", (stats.requests, stats.pages, cpu, peak, _private_mib(peak)))
+            send("done", (requests, pages, cpu, peak, _private_mib(peak)))
             code = 0
         except ScannerError as exc:
             send("error", (type(exc), exc.message, int(exc.exit_code)))

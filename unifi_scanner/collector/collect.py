@@ -22,7 +22,7 @@ from unifi_scanner.models import ControllerInfo, Footer, Header, SourceOutcome, 
 from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import utcnow
 
-from .auth import connect
+from .auth import Connection, connect
 from .http import ApiError
 from .sources import SOURCES, Context, SourceRun, controller_facts, rows_of
 
@@ -51,19 +51,30 @@ def collect(settings: Settings, window: Window, writer: CollectionWriter, *,
     with long_lived_objects_frozen():
         conn = connect(settings)
         try:
-            ctx = Context(conn, window, settings)
-            header = Header(
-                generator=f"unifi-scanner {__version__}", collected_at=utcnow(),
-                controller=conn.info(**controller_facts(ctx)), site=settings.site, window=window,
-            )
-            writer.write(header)
-            writer.flush()
-            outcomes = [_run_source(ctx, name, source, writer, progress) for name, source in SOURCES]
-            footer = Footer(sources=outcomes, counts=dict(writer.counts))
-            writer.write(footer)
-            writer.flush()
+            return collect_site(conn, settings, window, writer, progress=progress)
         finally:
             conn.close()
+
+
+def collect_site(conn: Connection, settings: Settings, window: Window, writer: CollectionWriter, *,
+                 progress: Progress | None = None) -> CollectStats:
+    """Collect `settings.site` over an open connection: the document of one site (header to footer).
+
+    A run over several sites of one controller calls it once per site on one login. The statistics'
+    request count is the connection's so far (its login included).
+    """
+    conn.site = settings.site
+    ctx = Context(conn, window, settings)
+    header = Header(
+        generator=f"unifi-scanner {__version__}", collected_at=utcnow(),
+        controller=conn.info(**controller_facts(ctx)), site=settings.site, window=window,
+    )
+    writer.write(header)
+    writer.flush()
+    outcomes = [_run_source(ctx, name, source, writer, progress) for name, source in SOURCES]
+    footer = Footer(sources=outcomes, counts=dict(writer.counts))
+    writer.write(footer)
+    writer.flush()
     return CollectStats(header=header, footer=footer, requests=conn.http.requests, pages=ctx.pages)
 
 
@@ -102,14 +113,7 @@ def check_controller(settings: Settings) -> ControllerInfo:
         conn.close()
 
 
-def list_sites(settings: Settings) -> list[str]:
-    """Log in, read the names (as in URLs) of every site the account can see, log out.
-
-    For `UNIFI_SITES=all`. Raises ControllerError subclasses like `collect`.
-    """
-    conn = connect(settings)
-    try:
-        rows = rows_of(conn.get(conn.api_path("self/sites")))
-    finally:
-        conn.close()
+def site_names(conn: Connection) -> list[str]:
+    """The names (as in URLs) of every site the account can see, for `UNIFI_SITES=all`."""
+    rows = rows_of(conn.get(conn.api_path("self/sites")))
     return [str(row["name"]) for row in rows if isinstance(row, dict) and row.get("name")]

@@ -23,6 +23,9 @@ from unifi_scanner.models import (
     source_gaps,
 )
 
+ALL_SITES = "*"
+"""The site of a failure that took every site of a controller (it could not log in or list them)."""
+
 
 @dataclass
 class SitePart:
@@ -36,7 +39,12 @@ class SitePart:
     @property
     def label(self) -> str:
         """`controller/site`, how the merged report names the site."""
-        return f"{self.controller}/{self.site}"
+        return site_label(self.controller, self.site)
+
+
+def site_label(controller: str, site: str) -> str:
+    """`controller/site`; the controller's name alone for a failure of all its sites (`*`)."""
+    return controller if site == ALL_SITES else f"{controller}/{site}"
 
 
 def overview(part: SitePart) -> SiteOverview:

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -26,12 +27,15 @@ from unifi_scanner.errors import (
     ScannerError,
 )
 from unifi_scanner.fleet.layout import adopt_single_site_state, site_directory
-from unifi_scanner.fleet.merge import SitePart, merge
+from unifi_scanner.fleet.merge import ALL_SITES, SitePart, merge, site_label
 from unifi_scanner.fleet.plan import ControllerPlan, plan, select
 from unifi_scanner.models import ChannelResult, RenderedReport, SeverityCounts
 from unifi_scanner.pipeline import INTERRUPTED, SiteCycle, deliver_report, run_monitoring
 from unifi_scanner.settings import Settings
 from unifi_scanner.state import StateStore
+
+if TYPE_CHECKING:
+    from unifi_scanner.collector.child import Session
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,8 @@ class SiteOutcome(BaseModel):
 
     @property
     def label(self) -> str:
-        """`controller/site`."""
-        return f"{self.controller}/{self.site}"
+        """`controller/site` (the controller alone when all its sites failed)."""
+        return site_label(self.controller, self.site)
 
 
 class FleetResult(BaseModel):
@@ -162,25 +166,26 @@ def _seriousness(code: int) -> int:
 
 
 def _run_controller(work: _Run, controller: ControllerPlan) -> None:
-    """Collect and analyze each site of one controller; deliver per site when asked."""
-    from unifi_scanner.collector import list_sites
+    """Collect and analyze each site of one controller over one login; deliver per site when asked."""
+    from unifi_scanner.collector.child import controller_session
 
-    try:
-        sites = list(controller.sites) if controller.sites is not None else list_sites(controller.settings)
-    except ControllerError as exc:
-        _failed(work, controller.name, "*", exc)
-        return
-    for number, site in enumerate(sites):
-        failure = _run_site(work, controller, site)
-        if isinstance(failure, WHOLE_CONTROLLER):
-            for rest in sites[number + 1:]:
-                _failed(work, controller.name, rest, failure)
+    with controller_session(controller.settings, controller.sites) as session:
+        try:
+            sites = session.sites()
+        except ControllerError as exc:
+            _failed(work, controller.name, ALL_SITES, exc)
             return
-        if work.settings.report_per == "site":
-            _deliver(work, controller.settings)
+        for number, site in enumerate(sites):
+            failure = _run_site(work, controller, site, session)
+            if isinstance(failure, WHOLE_CONTROLLER):
+                for rest in sites[number + 1:]:
+                    _failed(work, controller.name, rest, failure)
+                break
+            if work.settings.report_per == "site":
+                _deliver(work, controller.settings)
 
 
-def _run_site(work: _Run, controller: ControllerPlan, site: str) -> ScannerError | None:
+def _run_site(work: _Run, controller: ControllerPlan, site: str, session: Session) -> ScannerError | None:
     """One site's lock, window, collection and analysis; its failure, if it failed (it is then recorded)."""
     settings = controller.settings.model_copy(update={"site": site, "sites": []})
     try:
@@ -195,8 +200,9 @@ def _run_site(work: _Run, controller: ControllerPlan, site: str) -> ScannerError
         _failed(work, controller.name, site, exc)
         return exc
     try:
-        cycle.start()
-        report = cycle.analyze().model_copy(update={"controller_name": controller.name})
+        window = cycle.start()
+        report = cycle.analyze(session.site(site, window))
+        report = report.model_copy(update={"controller_name": controller.name})
     except ScannerError as exc:
         cycle.close(int(exc.exit_code), str(exc))
         _failed(work, controller.name, site, exc)
@@ -210,8 +216,9 @@ def _run_site(work: _Run, controller: ControllerPlan, site: str) -> ScannerError
 
 
 def _failed(work: _Run, controller: str, site: str, exc: ScannerError) -> None:
-    """Record a site (or, as `*`, a whole controller) that could not be reported; it waits to be named."""
-    log.error("%s/%s: %s", controller, site, exc)
+    """Record a site (or, as ALL_SITES, a whole controller) that could not be reported; it waits to be
+    named in the report."""
+    log.error("%s: %s", site_label(controller, site), exc)
     outcome = SiteOutcome(controller=controller, site=site, exit_code=int(exc.exit_code), error=str(exc))
     work.outcomes.append(outcome)
     if work.settings.report_per != "site":  # a report of its own would say only that it failed
