@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     )
     subject_template: str = Field(
         "{new_tag}UniFi Report - {date}",
-        description="Email subject; variables {site} {date} {severe} {medium} {low} {total} {severe_tag} "
-                    "{new} {new_severe} {resolved} {new_tag} (what is new, resolved, or still severe).",
+        description="Email subject; variables {site} {controller} {date} {severe} {medium} {low} {total} "
+                    "{severe_tag} {new} {new_severe} {resolved} {new_tag} (what is new, resolved, or still "
+                    "severe).",
     )
     send_empty: bool = Field(False, description="Send an 'all quiet' report when nothing was found.")
     notify: Literal["always", "changes", "severe"] = Field(

@@ -88,6 +88,7 @@ def merge(parts: list[SitePart]) -> Report:
                       until=max(report.window.until for _, report in reports)),
         generated_at=max(report.generated_at for _, report in reports),
         first_run=all(report.first_run for _, report in reports),
+        lookback_hours=max((report.lookback_hours or 0 for _, report in reports), default=0) or None,
         notes=notes,
         total_events=sum(report.total_events for _, report in reports),
         findings=findings, counts=SeverityCounts.of(findings),
