@@ -263,10 +263,10 @@ class SiteCycle:
         self.window = Window(since=_window_start(settings, checkpoint, self.since, until), until=until)
         self.first_run = self.since is None and (checkpoint is None or checkpoint.last_successful_run is None)
         self.record.window, self.record.first_run = self.window, self.first_run
-        self.memory: Memory | None = None
+        self._memory: Memory | None = None
         if self.first_run and not self.dry_run and (checkpoint is None or checkpoint.pending_since is None):
-            self.memory = store.read_memory(loaded.source)
-            store.save(Checkpoint(pending_since=self.window.since, memory=self.memory))
+            self._memory = store.read_memory(loaded.source)
+            store.save(Checkpoint(pending_since=self.window.since, memory=self._memory))
         overlap = timedelta(minutes=settings.overlap_minutes)
         self.dedup = Deduplicator(checkpoint.reported_ids if checkpoint else (), until - overlap)
         return self.window
@@ -290,20 +290,22 @@ class SiteCycle:
             lookback_hours=self.settings.lookback_hours if self.first_run else None, notes=self.notes,
             known_admin_ips=known_admins or None, stream=stream,
         )
-        if self.memory is None:
-            self.memory = self.store.read_memory(self.loaded.source)
-        recalled = recall(report, self.memory, self.settings)
+        memory = self._memory if self._memory is not None else self.store.read_memory(self.loaded.source)
+        self._memory = None  # the recalled memory replaces it
+        recalled = recall(report, memory, self.settings)
         self.remembered = recalled.memory
-        self.report = recalled.report
+        # Only what the commit needs is kept: a run over many sites holds a cycle per site until their
+        # combined report is delivered, and a report of hundreds of findings is megabytes.
+        self.counts = recalled.report.counts
         self.record.events, self.record.duplicates_dropped = self.dedup.events, self.dedup.dropped
-        self.record.findings = self.report.counts
-        return self.report
+        self.record.findings = self.counts
+        return recalled.report
 
     def commit(self) -> None:
         """Write the new checkpoint with the memory, in one atomic replace (after delivery succeeded)."""
         log.debug("run phase: commit")
         self.store.save(Checkpoint(
-            last_successful_run=self.until, last_report_count=self.report.counts.total,
+            last_successful_run=self.until, last_report_count=self.counts.total,
             last_event_count=self.dedup.events, reported_ids=bounded_ids(self.dedup.seen),
             memory=self.remembered,
         ))

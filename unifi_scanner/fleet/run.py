@@ -29,7 +29,7 @@ from unifi_scanner.errors import (
 from unifi_scanner.fleet.layout import adopt_single_site_state, site_directory
 from unifi_scanner.fleet.merge import ALL_SITES, SitePart, merge, site_label
 from unifi_scanner.fleet.plan import ControllerPlan, plan, select
-from unifi_scanner.models import ChannelResult, RenderedReport, SeverityCounts
+from unifi_scanner.models import ChannelResult, RenderedReport, Report, SeverityCounts
 from unifi_scanner.pipeline import INTERRUPTED, SiteCycle, deliver_report, run_monitoring
 from unifi_scanner.settings import Settings
 from unifi_scanner.state import StateStore
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 SERIOUSNESS = (ExitCode.OK, ExitCode.DELIVERY_FAILED, ExitCode.CONTROLLER, ExitCode.LOCKED, ExitCode.STATE,
                ExitCode.USAGE)
 """Per-site outcomes from the least to the most serious: the run exits with the most serious one."""
+MERGED_FINDINGS_PER_SITE = 100
+"""Findings a site keeps while it waits for a combined report, the most serious first (its overview
+line counts them all): about 1 MB a site, so twenty sites of scanning noise stay within a run's
+memory. One report per controller or per site keeps every finding."""
 WHOLE_CONTROLLER = (ControllerUnreachable, ControllerTLSError, ControllerAuthError)
 """Failures that no other site of the same controller can escape: its remaining sites are not tried."""
 
@@ -201,8 +205,7 @@ def _run_site(work: _Run, controller: ControllerPlan, site: str, session: Sessio
         return exc
     try:
         window = cycle.start()
-        report = cycle.analyze(session.site(site, window))
-        report = report.model_copy(update={"controller_name": controller.name})
+        report = _waiting(cycle.analyze(session.site(site, window)), controller.name, work.settings)
     except ScannerError as exc:
         cycle.close(int(exc.exit_code), str(exc))
         _failed(work, controller.name, site, exc)
@@ -213,6 +216,18 @@ def _run_site(work: _Run, controller: ControllerPlan, site: str, session: Sessio
                           counts=report.counts)
     work.waiting.append(_Pending(SitePart(controller.name, site, report), cycle, outcome))
     return None
+
+
+def _waiting(report: Report, controller: str, settings: Settings) -> Report:
+    """The site's report as it waits for its delivery: named by its controller and, when several sites
+    share one report, cut to the `MERGED_FINDINGS_PER_SITE` most serious findings (with a note)."""
+    update: dict[str, object] = {"controller_name": controller}
+    if settings.report_per != "site" and len(report.findings) > MERGED_FINDINGS_PER_SITE:
+        update["findings"] = report.findings[:MERGED_FINDINGS_PER_SITE]
+        kept = (f"{len(report.findings):,} findings, the {MERGED_FINDINGS_PER_SITE} most serious shown here "
+                "(UNIFI_REPORT_PER=site shows all)")
+        update["notes"] = [*report.notes, kept]
+    return report.model_copy(update=update)
 
 
 def _failed(work: _Run, controller: str, site: str, exc: ScannerError) -> None:
