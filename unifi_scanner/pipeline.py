@@ -223,14 +223,18 @@ class SiteCycle:
     """
 
     def __init__(self, settings: Settings, directory: Path, *, dry_run: bool = False,
-                 since: datetime | None = None, ephemeral_state_ok: bool = False) -> None:
-        """Bind the site's settings and state directory; nothing is touched before `lock`."""
+                 since: datetime | None = None, check_volume: bool = True) -> None:
+        """Bind the site's settings and state directory; nothing is touched before `lock`.
+
+        `check_volume` off skips the warning about a state directory outside a container volume (state
+        throwaway on purpose, or a run over many sites that checked their common root once).
+        """
         self.settings = settings
         self.store = StateStore(directory)
         self.history = RunHistory(self.store.directory)
         self.dry_run = dry_run
         self.since = since
-        self.ephemeral_state_ok = ephemeral_state_ok
+        self.check_volume = check_volume
         self.record = RunRecord(run_id=str(uuid.uuid4()), started_at=utcnow())
         self.notes: list[str] = []
         self._lock: RunLock | None = None
@@ -253,7 +257,7 @@ class SiteCycle:
             store.remove_leftovers()
         self.loaded = loaded = store.load(memory=False)
         self.notes = list(loaded.notes)
-        warning = None if self.ephemeral_state_ok else volume_warning(store.directory)
+        warning = volume_warning(store.directory) if self.check_volume else None
         if warning:
             log.warning(warning)
             self.notes.append(warning)
@@ -313,9 +317,12 @@ class SiteCycle:
         self.record.checkpoint_advanced = True
 
     def close(self, exit_code: int, error: str | None) -> None:
-        """Record how the site's run ended in its history (when it held the lock) and release the lock."""
-        self.record.exit_code, self.record.error = exit_code, error
+        """Record how the site's run ended in its history (when it held the lock) and release the lock.
+
+        Only the first call counts: a cycle already closed is left as it was.
+        """
         if self._lock is not None:
+            self.record.exit_code, self.record.error = exit_code, error
             try:
                 self.record.ended_at = utcnow()
                 self.history.append(self.record)
@@ -394,7 +401,7 @@ def run_once(settings: Settings, *, dry_run: bool = False, since: datetime | Non
     from unifi_scanner.delivery import select_channels
 
     cycle = SiteCycle(settings, settings.effective_state_dir, dry_run=dry_run, since=since,
-                      ephemeral_state_ok=ephemeral_state_ok)
+                      check_volume=not ephemeral_state_ok)
     record = cycle.record
     with run_monitoring(settings, record.run_id, dry_run=dry_run) as monitor:
         select_channels(settings, channels)  # a configuration without channels fails before collecting

@@ -87,6 +87,10 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
                   "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
 
 
+class _Abandoned(Exception):
+    """The session's sites were given up: its child is killed, and that is no error of the run."""
+
+
 class Session:
     """The parent's side of a collector process logged in to one controller (`controller_session`)."""
 
@@ -95,6 +99,7 @@ class Session:
         self.listener, self.data, self.control = listener, data, control
         self.raised: BaseException | None = None
         """The child's own error once a call here raised it (not raised again when the session ends)."""
+        self.abandoned = False
 
     def sites(self) -> list[str]:
         """The sites the child will collect: those asked for, or every site the account can see.
@@ -106,15 +111,26 @@ class Session:
             raise self._gone()
         return list(payload)
 
+    def request(self, site: str, window: Window) -> None:
+        """Ask for one site's `window`; the child collects the sites in the order they were asked for.
+
+        Asking for every site at once lets the child collect the next site while this process still
+        analyzes the last one (the data pipe's size keeps it from running far ahead).
+        """
+        pickle.dump((site, window), self.control)
+        self.control.flush()
+
+    def abandon(self) -> None:
+        """Give up the sites still asked for: the session ends by killing the child, not waiting for it."""
+        self.abandoned = True
+
     @contextlib.contextmanager
-    def site(self, site: str, window: Window) -> Iterator[Iterator[CollectionItem]]:
-        """Collect one site's `window` and yield its items, like `collection_stream` does for one.
+    def site(self, site: str) -> Iterator[Iterator[CollectionItem]]:
+        """The next site asked for (`request`), as items, like `collection_stream` yields one site's.
 
         The body must consume them. A site the child could not collect raises its error here (the
         document cut short is only the symptom), and the child goes on to the next site.
         """
-        pickle.dump((site, window), self.control)
-        self.control.flush()
         try:
             yield iter_pages(self.data, name=f"the collection of site {site} from the collector process")
         except IncompleteDocument:
@@ -171,8 +187,12 @@ def controller_session(settings: Settings, sites: Sequence[str] | None) -> Itera
         session = Session(listener, stream, control)
         try:
             yield session
+            if session.abandoned:
+                raise _Abandoned
             with contextlib.suppress(BrokenPipeError):
                 control.close()  # no more sites: the child logs out and reports
+        except _Abandoned:
+            _stop(pid, listener, ended=False, complete=False)
         except BaseException:
             _stop(pid, listener, ended=False, complete=False)
             raise

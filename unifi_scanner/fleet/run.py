@@ -32,7 +32,7 @@ from unifi_scanner.fleet.plan import ControllerPlan, plan, select
 from unifi_scanner.models import ChannelResult, RenderedReport, Report, SeverityCounts
 from unifi_scanner.pipeline import INTERRUPTED, SiteCycle, deliver_report, run_monitoring
 from unifi_scanner.settings import Settings
-from unifi_scanner.state import StateStore
+from unifi_scanner.state import StateStore, volume_warning
 
 if TYPE_CHECKING:
     from unifi_scanner.collector.child import Session
@@ -118,6 +118,9 @@ class _Run:
     since: datetime | None
     outcomes: list[SiteOutcome] = field(default_factory=list)
     waiting: list[_Pending] = field(default_factory=list)
+    opened: list[SiteCycle] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """The run's own notes (an adopted state directory, a state root not on a volume), in every report."""
     rendered: list[RenderedReport] = field(default_factory=list)
 
 
@@ -139,11 +142,15 @@ def run_fleet(settings: Settings, *, controllers: list[str] | None = None, dry_r
     work = _Run(settings, dry_run, since)
     with run_monitoring(settings, run_id, dry_run=dry_run) as monitor:
         select_channels(settings)  # a configuration without channels fails before collecting
-        notes = []
         if not dry_run:
             StateStore(settings.effective_state_dir).ensure_writable()
             adopted = adopt_single_site_state(settings.effective_state_dir, settings.site)
-            notes += [adopted] if adopted else []
+            work.notes += [adopted] if adopted else []
+        # Once for the run, not once per site: the sites' directories all live under this one.
+        warning = volume_warning(settings.effective_state_dir)
+        if warning:
+            log.warning(warning)
+            work.notes.append(warning)
         try:
             for controller in plans:
                 _run_controller(work, controller)
@@ -154,14 +161,13 @@ def run_fleet(settings: Settings, *, controllers: list[str] | None = None, dry_r
         except BaseException as exc:
             # An interruption (or a bug) leaves every waiting site's checkpoint as it was.
             code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
-            for pending in work.waiting:
-                if pending.cycle is not None:
-                    pending.cycle.close(code, f"run stopped: {type(exc).__name__}")
+            for cycle in work.opened:
+                cycle.close(code, f"run stopped: {type(exc).__name__}")  # the closed ones stay as they are
             raise
         exit_code = max((site.exit_code for site in work.outcomes), key=_seriousness, default=0)
         monitor.exit_code = exit_code
-    return FleetResult(run_id=run_id, exit_code=exit_code, dry_run=dry_run, sites=work.outcomes, notes=notes,
-                       rendered=work.rendered)
+    return FleetResult(run_id=run_id, exit_code=exit_code, dry_run=dry_run, sites=work.outcomes,
+                       notes=work.notes, rendered=work.rendered)
 
 
 def _seriousness(code: int) -> int:
@@ -170,7 +176,11 @@ def _seriousness(code: int) -> int:
 
 
 def _run_controller(work: _Run, controller: ControllerPlan) -> None:
-    """Collect and analyze each site of one controller over one login; deliver per site when asked."""
+    """Collect and analyze each site of one controller over one login; deliver per site when asked.
+
+    Every site's directory is locked and its window picked first, and all of them are asked for at
+    once, so the collector fetches the next site while the last one is analyzed.
+    """
     from unifi_scanner.collector.child import controller_session
 
     with controller_session(controller.settings, controller.sites) as session:
@@ -179,33 +189,44 @@ def _run_controller(work: _Run, controller: ControllerPlan) -> None:
         except ControllerError as exc:
             _failed(work, controller.name, ALL_SITES, exc)
             return
-        for number, site in enumerate(sites):
-            failure = _run_site(work, controller, site, session)
+        ready = [(site, cycle) for site in sites if (cycle := _open_site(work, controller, site)) is not None]
+        for site, cycle in ready:
+            session.request(site, cycle.window)
+        for number, (site, cycle) in enumerate(ready):
+            failure = _analyze_site(work, controller, site, cycle, session)
             if isinstance(failure, WHOLE_CONTROLLER):
-                for rest in sites[number + 1:]:
+                for rest, waiting in ready[number + 1:]:
+                    waiting.close(int(failure.exit_code), str(failure))
                     _failed(work, controller.name, rest, failure)
+                session.abandon()
                 break
             if work.settings.report_per == "site":
                 _deliver(work, controller.settings)
 
 
-def _run_site(work: _Run, controller: ControllerPlan, site: str, session: Session) -> ScannerError | None:
-    """One site's lock, window, collection and analysis; its failure, if it failed (it is then recorded)."""
+def _open_site(work: _Run, controller: ControllerPlan, site: str) -> SiteCycle | None:
+    """Lock one site's state directory and pick its window; None (the failure recorded) if it cannot."""
     settings = controller.settings.model_copy(update={"site": site, "sites": []})
+    cycle = None
     try:
         directory = site_directory(work.settings.effective_state_dir, controller.name, site)
-    except ScannerError as exc:
-        _failed(work, controller.name, site, exc)
-        return exc
-    cycle = SiteCycle(settings, directory, dry_run=work.dry_run, since=work.since)
-    try:
+        cycle = SiteCycle(settings, directory, dry_run=work.dry_run, since=work.since, check_volume=False)
+        work.opened.append(cycle)
         cycle.lock()
+        cycle.start()
     except ScannerError as exc:
+        if cycle is not None:
+            cycle.close(int(exc.exit_code), str(exc))
         _failed(work, controller.name, site, exc)
-        return exc
+        return None
+    return cycle
+
+
+def _analyze_site(work: _Run, controller: ControllerPlan, site: str, cycle: SiteCycle,
+                  session: Session) -> ScannerError | None:
+    """Analyze one site's collection and recall its memory; its failure, if it failed (then recorded)."""
     try:
-        window = cycle.start()
-        report = _waiting(cycle.analyze(session.site(site, window)), controller.name, work.settings)
+        report = _waiting(cycle.analyze(session.site(site)), controller.name, work.settings)
     except ScannerError as exc:
         cycle.close(int(exc.exit_code), str(exc))
         _failed(work, controller.name, site, exc)
@@ -249,6 +270,7 @@ def _deliver(work: _Run, settings: Settings) -> None:
         return  # every site failed: nothing to report, every checkpoint stays
     parts = [pending.part for pending in waiting]
     report = reported[0].part.report if len(parts) == 1 else merge(parts)
+    report = report.model_copy(update={"notes": [*work.notes, *report.notes]})
     try:
         done = deliver_report(report, settings, dry_run=work.dry_run)
     except ScannerError as exc:
