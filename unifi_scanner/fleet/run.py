@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 SERIOUSNESS = (ExitCode.OK, ExitCode.DELIVERY_FAILED, ExitCode.CONTROLLER, ExitCode.LOCKED, ExitCode.STATE,
                ExitCode.USAGE)
 """Per-site outcomes from the least to the most serious: the run exits with the most serious one."""
-MERGED_FINDINGS_PER_SITE = 100
+MERGED_FINDINGS_PER_SITE = 25
 """Findings a site keeps while it waits for a combined report, the most serious first (its overview
-line counts them all): about 1 MB a site, so twenty sites of scanning noise stay within a run's
-memory. One report per controller or per site keeps every finding."""
+line and the report's counts count them all): as many as one report shows in detail, so a combined
+report of twenty sites of scanning noise stays a few MB to render and mail. One report per site
+(`UNIFI_REPORT_PER=site`) keeps every finding."""
 WHOLE_CONTROLLER = (ControllerUnreachable, ControllerTLSError, ControllerAuthError)
 """Failures that no other site of the same controller can escape: its remaining sites are not tried."""
 
