@@ -121,3 +121,23 @@ def test_controller_and_shard_pick_controllers(cli, tmp_path, fleet, free_port):
         assert unknown.returncode == 2 and "no controller named nope" in unknown.stderr
     assert [r["site"] for r in mailbox.reports()] == ["default", "default"]
     assert not (tmp_path / "state" / "hq").exists()
+
+
+def test_state_show_lists_the_sites_and_one_site_in_full(cli, tmp_path, fleet, free_port):
+    with smtp_server(free_port) as (_, port):
+        config = _config(tmp_path, fleet, port)
+        cli("--config", str(config), "run")
+    env = {"COLUMNS": "250"}
+    overview = cli("--config", str(config), "state", "show", env=env)
+    assert overview.returncode == 0, overview.stderr
+    for label in ("hq/default", "hq/branch", "shop/default"):
+        assert label in overview.stdout
+    one = cli("--config", str(config), "state", "show", "--site", "hq/branch", env=env)
+    assert one.returncode == 0 and "Incidents remembered:" in one.stdout
+    assert str(tmp_path / "state" / "hq" / "branch") in one.stdout
+    reset = cli("--config", str(config), "state", "reset", "--site", "hq/branch", "--forget-incidents",
+                "--yes")
+    assert reset.returncode == 0 and "remembered incidents forgotten" in reset.stdout
+    assert StateStore(tmp_path / "state" / "hq" / "branch").load().checkpoint.memory.incidents == {}
+    bad = cli("--config", str(config), "state", "show", "--site", "../etc")
+    assert bad.returncode == 2 and "--site" in bad.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import typer
 
 from unifi_scanner.cli.common import get_settings, print_json
 from unifi_scanner.errors import ConfigError
+from unifi_scanner.settings import Settings
 from unifi_scanner.timeutil import parse_duration, utcnow
 
 app = typer.Typer(help="Show or reset the checkpoint and the incident memory.", no_args_is_help=True)
@@ -23,21 +25,23 @@ def show(
     incidents_shown: Annotated[
         int, typer.Option("--incidents", min=0, help="How many open incidents to list.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    site: Annotated[str | None, typer.Option(
+        "--site", help="CONTROLLER/SITE: one site's state in a run over many sites.")] = None,
 ) -> None:
     """Show the checkpoint, its backup, the open incidents and the last runs.
+
+    Over many sites (UNIFI_SITES, a controllers: list) without --site: one line per site.
 
     Example: unifi-scanner state show --runs 20
     """
     from rich.console import Console
     from rich.table import Table
 
+    from unifi_scanner.fleet.layout import site_states
+    from unifi_scanner.fleet.plan import covers_many
     from unifi_scanner.state import describe_state
 
     settings = get_settings(ctx)
-    state = describe_state(settings, runs=runs)
-    if as_json:
-        print_json(state.model_dump(mode="json"))
-        return
     zone = ZoneInfo(settings.timezone)
 
     def when(moment: datetime | None) -> str:
@@ -45,6 +49,24 @@ def show(
 
     # No markup: paths and recorded errors (controller and server words) may hold brackets.
     console = Console(markup=False)
+    if site is None and covers_many(settings):
+        lines = site_states(settings.effective_state_dir)
+        if as_json:
+            print_json([line.model_dump(mode="json") for line in lines])
+            return
+        sites = Table(title=f"Sites in {settings.effective_state_dir} (--site CONTROLLER/SITE for one)")
+        for column in ("Site", "Checkpoint", "Open incidents", "Last exit", "Last error"):
+            sites.add_column(column)
+        for line in lines:
+            last_exit = "-" if line.last_exit is None else str(line.last_exit)
+            sites.add_row(line.label, when(line.checkpoint), str(line.open_incidents), last_exit,
+                          line.problem or line.last_error or "")
+        console.print(sites)
+        return
+    state = describe_state(settings, runs=runs, directory=_site_directory(settings, site))
+    if as_json:
+        print_json(state.model_dump(mode="json"))
+        return
     console.print(f"State directory: {state.directory}")
     checkpoint = state.checkpoint
     if checkpoint is None or checkpoint.last_successful_run is None:
@@ -104,6 +126,8 @@ def reset(
         "--forget-incidents", help="Forget the remembered incidents: the next report calls everything new. "
                                    "Alone, it keeps the checkpoint; with --to/--lookback it moves it too.")]
     = False,
+    site: Annotated[str | None, typer.Option(
+        "--site", help="CONTROLLER/SITE: one site's state in a run over many sites.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
     = False,
 ) -> None:
@@ -123,17 +147,34 @@ def reset(
     except ValueError as exc:
         raise ConfigError(f"{'--to' if to else '--lookback'}: {exc}") from None
     settings = get_settings(ctx)
+    directory = _site_directory(settings, site)
     move = not forget_incidents or bool(to or lookback)
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError("state reset changes what the next run reports: pass --yes "
                               "(there is no terminal to ask on)")
         target = moment.isoformat() if moment else "nothing (the next run becomes a first run)"
-        question = (f"Set the checkpoint in {settings.effective_state_dir} to {target}"
-                    if move else f"Keep the checkpoint in {settings.effective_state_dir}")
+        where = directory or settings.effective_state_dir
+        question = f"Set the checkpoint in {where} to {target}" if move else f"Keep the checkpoint in {where}"
         if forget_incidents:
             question += " and forget the remembered incidents"
         if not typer.confirm(f"{question}?"):
             typer.echo("Nothing changed.")
             return
-    typer.echo(reset_checkpoint(settings, moment, checkpoint=move, forget_incidents=forget_incidents))
+    typer.echo(reset_checkpoint(settings, moment, checkpoint=move, forget_incidents=forget_incidents,
+                                directory=directory))
+
+
+def _site_directory(settings: Settings, site: str | None) -> Path | None:
+    """`--site CONTROLLER/SITE` as that site's state directory (None without the option)."""
+    from unifi_scanner.fleet.layout import site_directory
+
+    if site is None:
+        return None
+    controller, slash, name = site.partition("/")
+    if not slash or not controller or not name:
+        raise ConfigError(f"--site: {site!r} is not CONTROLLER/SITE (e.g. hq/default)")
+    try:
+        return site_directory(settings.effective_state_dir, controller, name)
+    except ConfigError as exc:
+        raise ConfigError(f"--site: {exc}") from None

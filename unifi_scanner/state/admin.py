@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -24,9 +25,10 @@ class StateDescription(BaseModel):
     runs: list[RunRecord] = Field(default_factory=list)
 
 
-def describe_state(settings: Settings, *, runs: int = 10) -> StateDescription:
-    """Read the state directory without changing it (a newer release's checkpoint raises StateError)."""
-    store = StateStore(settings.effective_state_dir)
+def describe_state(settings: Settings, *, runs: int = 10, directory: Path | None = None) -> StateDescription:
+    """Read the state directory (or one site's, `directory`) without changing it (a newer release's
+    checkpoint raises StateError)."""
+    store = StateStore(directory or settings.effective_state_dir)
     loaded = store.load()
     return StateDescription(
         directory=str(store.directory), checkpoint=loaded.checkpoint, source=loaded.source,
@@ -35,15 +37,16 @@ def describe_state(settings: Settings, *, runs: int = 10) -> StateDescription:
 
 
 def reset_checkpoint(settings: Settings, to: datetime | None, *, checkpoint: bool = True,
-                     forget_incidents: bool = False) -> str:
+                     forget_incidents: bool = False, directory: Path | None = None) -> str:
     """Move the checkpoint to `to`, or remove it (next run is a first run), and/or forget the incidents.
 
     The memory (incidents, trends, admin addresses) outlives a moved or removed checkpoint unless
     `forget_incidents`, which forgets the incidents only: the next report calls everything new.
     `checkpoint=False` leaves the window where it is. The previous file is kept as the backup. Takes
-    the run lock, so it never races a run (LockHeldError, exit 4). Returns what was done, in one line.
+    the run lock, so it never races a run (LockHeldError, exit 4). `directory` picks one site's state
+    in a run over many sites. Returns what was done, in one line.
     """
-    store = StateStore(settings.effective_state_dir)
+    store = StateStore(directory or settings.effective_state_dir)
     store.ensure_writable()
     with RunLock(store.directory):
         current = store.load().checkpoint or Checkpoint()
