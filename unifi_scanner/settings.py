@@ -205,6 +205,21 @@ class Settings(BaseSettings):
     file_enabled: bool = Field(True, description="Write report files to reports_dir.")
     file_format: Literal["html", "text", "both", "json"] = Field("both", description="Report file formats.")
     file_retention_days: int = Field(30, ge=0, description="Delete this tool's report files older than this.")
+    report_base_url: str | None = Field(
+        None, description="Where the reports directory (or an upload target) is served over the web, e.g. "
+                          "https://reports.example.net/unifi/: chat messages link into it.",
+    )
+
+    # ------------------------------------------------------------------ uploads (extra: unifi-scanner[upload])
+    upload_urls: CommaList = Field(
+        default_factory=list,
+        description="Upload each report (and the archive page) to these fsspec URLs, e.g. "
+                    "s3://bucket/unifi/,sftp://reports@files.example.net/srv/unifi/ (extra: upload).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible service endpoint (MinIO, Backblaze, Wasabi); AWS needs none.")
+    sftp_password: SecretStr | None = Field(
+        None, description="SFTP password, when no SSH key (agent, ~/.ssh) is to be used.")
 
     # ------------------------------------------------------------------ webhooks and monitoring
     slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL.")
@@ -240,7 +255,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "mute_rules", "mute_devices", "mute_clients", "mute_signatures", "email_to", "email_cc",
-        "email_bcc", "email_recipients", "apprise_urls", "sites", mode="before",
+        "email_bcc", "email_recipients", "apprise_urls", "sites", "upload_urls", mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
