@@ -210,7 +210,7 @@ class Settings(BaseSettings):
                           "https://reports.example.net/unifi/: chat messages link into it.",
     )
 
-    # ------------------------------------------------------------------ uploads (extra: unifi-scanner[upload])
+    # ------------------------------------------------------------------ uploads (the upload extra)
     upload_urls: CommaList = Field(
         default_factory=list,
         description="Upload each report (and the archive page) to these fsspec URLs, e.g. "
