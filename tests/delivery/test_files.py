@@ -37,8 +37,10 @@ def test_file_channel_writes_each_format_0640_in_a_new_0750_dir(tmp_path):
     outcome = deliver(report, rendered, make_settings(reports, file_format="both"))
     (result,) = outcome.results
     assert result.ok and result.channel == "file"
+    # The JSON report is always kept too: `send DIR` re-sends it (issue 16).
     assert sorted(os.listdir(reports)) == [
         "unifi-report-HQ-20261122T060000Z.html",
+        "unifi-report-HQ-20261122T060000Z.json",
         "unifi-report-HQ-20261122T060000Z.txt",
     ]
     assert sorted(result.paths) == sorted(str(path) for path in reports.iterdir())

@@ -111,8 +111,12 @@ def apply_retention(directory: Path, days: int, keep: list[Path], *, now: float 
 def deliver_files(
     report: Report, rendered: RenderedReport, settings: Settings, *, dry_run: bool
 ) -> ChannelResult:
-    """The `file` channel: write the configured formats, then apply retention."""
-    formats = FORMATS_BY_SETTING[settings.file_format]
+    """The `file` channel: write the configured formats and the JSON report, then apply retention.
+
+    The JSON report is always kept beside what `UNIFI_FILE_FORMAT` asks for: it is what
+    `unifi-scanner send DIR` re-sends.
+    """
+    formats = tuple(dict.fromkeys([*FORMATS_BY_SETTING[settings.file_format], "json"]))
     directory = settings.reports_dir
     names = ", ".join(report_filename(report, fmt) for fmt in formats)
     if dry_run:
