@@ -181,7 +181,9 @@ class Settings(BaseSettings):
         False, description="Allow sending the SMTP password without TLS (local relays only)."
     )
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds to wait on the SMTP server.")
-    email_from: str | None = Field(None, description="Sender address.")
+    email_from: str | None = Field(
+        None, description="Sender address: user@example.net, or Name <user@example.net> (the name then acts "
+                          "as UNIFI_EMAIL_FROM_NAME).")
     email_from_name: str | None = Field(
         None, description="Sender display name; the characters `.,:;<>@()[]\\\"` become spaces in it.")
     email_reply_to: str | None = Field(None, description="Reply-To address.")
@@ -269,6 +271,23 @@ class Settings(BaseSettings):
         for address in value:
             check_address(address)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_sender(cls, data: Any) -> Any:
+        """Accept `UNIFI_EMAIL_FROM='Name <address>'`: the address is the sender, the name its display
+        name (unless UNIFI_EMAIL_FROM_NAME gives one), defused like any display name."""
+        if not isinstance(data, dict):
+            return data
+        sender = data.get("email_from")
+        named = NAMED_ADDRESS.match(sender) if isinstance(sender, str) else None
+        if named is None:
+            return data
+        name = named["name"].strip().strip('"').strip()
+        data = {**data, "email_from": named["address"].strip()}
+        if name and not data.get("email_from_name"):
+            data["email_from_name"] = name
+        return data
 
     @field_validator("email_from", "email_reply_to", "email_list_unsubscribe")
     @classmethod
@@ -401,6 +420,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     if shard[1] < 1 or shard[0] >= shard[1]:
         raise ValueError(f"{text!r}: I must be at least 0 and below N, and N at least 1")
     return shard
+
+
+NAMED_ADDRESS = re.compile(r"^\s*(?P<name>[^<>\r\n]*)<(?P<address>[^<>\r\n]+)>\s*$")
+"""`Display Name <user@example.com>` (the address inside is checked like any other)."""
 
 
 def check_address(address: str) -> str:
