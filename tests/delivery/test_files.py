@@ -38,12 +38,16 @@ def test_file_channel_writes_each_format_0640_in_a_new_0750_dir(tmp_path):
     (result,) = outcome.results
     assert result.ok and result.channel == "file"
     # The JSON report is always kept too: `send DIR` re-sends it (issue 16).
+    # Beside them, the archive page, its manifest and the lock that guards them (archive.py).
     assert sorted(os.listdir(reports)) == [
+        ".archive.lock",
+        "archive.json",
+        "index.html",
         "unifi-report-HQ-20261122T060000Z.html",
         "unifi-report-HQ-20261122T060000Z.json",
         "unifi-report-HQ-20261122T060000Z.txt",
     ]
-    assert sorted(result.paths) == sorted(str(path) for path in reports.iterdir())
+    assert sorted(result.paths) == sorted(str(path) for path in reports.glob("unifi-report-*"))
     assert stat.S_IMODE(reports.stat().st_mode) & 0o027 == 0
     for path in reports.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o640

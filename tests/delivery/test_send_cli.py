@@ -55,7 +55,7 @@ def test_send_failure_exits_1_keeps_the_report_and_it_can_be_resent(cli, smtp_se
     assert result.returncode == 1, result.stderr
     assert "email\tFAILED" in result.stdout and "554 5.7.1 rejected" in result.stdout
     assert "fallback\tsaved" in result.stdout
-    assert sorted(os.listdir(reports)) == [
+    assert sorted(os.listdir(reports)) == [".archive.lock", "archive.json", "index.html"] + [
         f"unifi-report-Buro-20261122T060000Z.{ext}" for ext in ("html", "json", "txt")
     ]
     assert inbox.messages == []

@@ -1,17 +1,23 @@
 """The chat summary of a report from a run with an incident memory: it leads with what changed and
 marks new findings; without a memory it reads as before. A report that covers several sites says how
-many failed and names each finding's site."""
+many failed and names each finding's site. Its link is the local report, or a URL into the archive
+served at UNIFI_REPORT_BASE_URL."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
+from unittest.mock import patch
 
+import pytest
 import responses
 
 from tests.delivery.factories import GENERATED, finding, make_rendered, make_report, make_settings
 from unifi_scanner.delivery import deliver
-from unifi_scanner.delivery.summary import build_summary
+from unifi_scanner.delivery import summary as summary_module
+from unifi_scanner.delivery.files import write_reports
+from unifi_scanner.delivery.summary import build_summary, report_link
 from unifi_scanner.models import Affected, Changes, FindingStatus, Severity, SeverityCounts, SiteOverview
 from unifi_scanner.renderer.view import SITES_MAX
 
@@ -175,3 +181,33 @@ def test_slack_gets_the_sites_line_and_the_site_of_each_finding(tmp_path):
     assert deliver(report, make_rendered(report), settings).ok
     section = json.loads(responses.calls[0].request.body)["blocks"][1]["text"]["text"]
     assert "• 3 sites, 1 failed: shop (login refused)\n• [SEVERE] hq/branch: Switch X is offline" in section
+
+
+def test_the_link_is_the_local_path_without_a_base_url(tmp_path):
+    report = make_report(site="HQ")
+    rendered = make_rendered(report)
+    written = write_reports(report, rendered, tmp_path, ("text", "json"))
+    assert build_summary(report, rendered, make_settings(tmp_path), written).link == str(written[0])
+    assert build_summary(report, rendered, make_settings(tmp_path / "empty"), []).link is None
+
+
+@pytest.mark.parametrize("base", ["https://reports.example/unifi", "https://reports.example/unifi/"])
+def test_with_a_base_url_the_link_points_into_the_served_archive(tmp_path, base):
+    report = make_report(site="Büro HQ")
+    rendered = make_rendered(report)
+    written = write_reports(report, rendered, tmp_path, ("html", "json"))
+    settings = make_settings(tmp_path, report_base_url=base)
+    url = "https://reports.example/unifi/unifi-report-Buro_HQ-20261122T060000Z.html"
+    summary = build_summary(report, rendered, settings, written)
+    assert summary.link == url and summary.as_text().endswith(f"Full report: {url}")
+    # Without a local copy (the file channel off, the report uploaded) the link still names its HTML.
+    elsewhere = make_settings(tmp_path / "empty", report_base_url=base)
+    assert build_summary(report, rendered, elsewhere, []).link == url
+
+
+def test_the_link_under_a_base_url_is_quoted():
+    report = make_report()
+    with patch.object(summary_module, "report_filename", return_value="a b#c?.html"):
+        settings = make_settings(Path("/nonexistent"), report_base_url="https://x.example/r")
+        link = report_link(report, settings, [])
+    assert link == "https://x.example/r/a%20b%23c%3F.html"

@@ -69,7 +69,7 @@ def collect_and_run(cli, tmp: Path, hooks, **env: str):
 
 def json_report(tmp: Path) -> dict:
     """The JSON report the file channel wrote."""
-    return json.loads(next((tmp / "reports").glob("*.json")).read_text(encoding="utf-8"))
+    return json.loads(next((tmp / "reports").glob("unifi-report-*.json")).read_text(encoding="utf-8"))
 
 
 def gzip_bomb(size: int) -> Response:
@@ -256,7 +256,7 @@ def test_non_utf8_bytes_and_lone_surrogates_are_replaced_not_fatal(cli, tmp_path
     collect_and_run(cli, tmp_path, [answer(SYSTEM_LOG, raw(200, page))], UNIFI_FILE_FORMAT="both")
     records, _ = collected(tmp_path / "collection.jsonl")
     assert {record.id for record in records if record.source == "system_log"} == {hex_id(1), hex_id(2)}
-    html = next((tmp_path / "reports").glob("*.html")).read_bytes()
+    html = next((tmp_path / "reports").glob("unifi-report-*.html")).read_bytes()
     html.decode("utf-8")  # the report is valid UTF-8 whatever the controller sent
 
 

@@ -46,7 +46,7 @@ def _run(cli, fake: FakeController, tmp: Path, *args: str) -> dict:
            "UNIFI_REPORTS_DIR": str(reports), "UNIFI_FILE_FORMAT": "json", "UNIFI_SEND_EMPTY": "true"}
     result = cli("run", "--since", "24h", *args, env=env)
     assert result.returncode == 0, result.stderr
-    return json.loads(next(reports.glob("*.json")).read_text(encoding="utf-8"))
+    return json.loads(next(reports.glob("unifi-report-*.json")).read_text(encoding="utf-8"))
 
 
 def test_a_second_run_no_longer_calls_an_address_new_that_a_delivered_report_showed(cli, tmp_path):

@@ -70,7 +70,7 @@ def test_smtp_down_for_three_runs_then_back_reports_all_four_windows_once(
     until = runs[-1].window.until
     assert new_events(report) == len(fake.event_ids(runs[0].window.since, until)) == runs[-1].events
     assert StateStore(tmp_path).load().checkpoint.last_successful_run == until
-    kept = list(tmp_path.glob("*.html"))
+    kept = list(tmp_path.glob("unifi-report-*.html"))
     assert len(kept) == 3  # each failed run kept its report
     assert "report sent" in back.stdout and len(back.stdout.splitlines()) == 1
 

@@ -1,4 +1,5 @@
-"""The HTML report in a real browser: headless Chromium at phone and desktop widths, no horizontal scroll.
+"""The HTML report and the archive page in a real browser: headless Chromium at phone and desktop widths,
+no horizontal scroll.
 
 A copy of the page gets a tiny measuring script (never the product HTML, which has no JavaScript) that
 writes the document's scroll width and the viewport width into the DOM; `--dump-dom` returns them.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.delivery.archive_factories import many_entries
 from tests.renderer.factories import (
     BIG_MESSAGE,
     HOSTILE,
@@ -24,6 +26,7 @@ from tests.renderer.factories import (
     make_resolved,
     with_memory,
 )
+from unifi_scanner.delivery.archive import render_index
 from unifi_scanner.models import Affected, Severity, TimelineEntry
 from unifi_scanner.renderer import render
 from unifi_scanner.settings import Settings
@@ -140,6 +143,38 @@ def test_no_horizontal_scrolling(tmp_path: Path, width: int, kind: str) -> None:
     assert scroll_width <= client_width, f"page is {scroll_width}px wide in a {client_width}px viewport"
 
     shot = tmp_path / f"report-{kind}-{width}.png"
+    chromium(tmp_path, html, width, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
+
+
+# The archive page forbids scripts (Content-Security-Policy), so its measured copy goes without that line;
+# its measuring script also counts the scripts and report rows the browser built from the page.
+_CSP = re.compile(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n?')
+ARCHIVE_MEASURE = (
+    "<script>parent.document.body.setAttribute('data-measure', [document.documentElement.scrollWidth, "
+    "document.documentElement.clientWidth, document.scripts.length, "
+    "document.querySelectorAll('table.reports > tbody > tr[id]').length].join('x'));</script>"
+)
+
+
+@pytest.mark.parametrize("width", [375, 1024])
+def test_the_archive_page_has_no_horizontal_scrolling(tmp_path: Path, width: int) -> None:
+    entries = many_entries(40)
+    assert any("alert(1)" in entry.site for entry in entries)
+    html = render_index(entries, title="UniFi reports", timezone="Europe/Berlin")
+    assert "<script" not in html and _CSP.search(html)
+    measured = _CSP.sub("", html).replace("</body>", ARCHIVE_MEASURE + "</body>")
+    dom = chromium(tmp_path, measured, width, "--dump-dom")
+    match = re.search(r'data-measure="(\d+)x(\d+)x(\d+)x(\d+)"', dom)
+    assert match, dom[:500]
+    scroll_width, client_width, scripts, rows = map(int, match.groups())
+    assert client_width == width
+    assert scroll_width <= client_width, f"page is {scroll_width}px wide in a {client_width}px viewport"
+    # The hostile site name made no script of its own and closed no table early: every row is a row.
+    assert (scripts, rows) == (1, 40)
+
+    shot = tmp_path / f"archive-{width}.png"
     chromium(tmp_path, html, width, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")

@@ -4,7 +4,8 @@ Names are `unifi-report-<site>-<YYYYmmddTHHMMSSZ>.<ext>` (`<controller>-<site>` 
 controller of the config file's list), the timestamp being the report's generation
 time in UTC, so a re-sent report overwrites its own files instead of piling up copies. Retention only
 ever touches names matching that exact pattern: temp files (`.name.XXXX.tmp`), other tools' files and
-the files just written are never deleted.
+the files just written are never deleted. After each write the directory's archive page (`index.html`
+and `archive.json`, see `archive.py`) is brought up to date.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ DIR_MODE = 0o750
 EXTENSIONS = {"html": "html", "text": "txt", "json": "json"}
 FORMATS_BY_SETTING = {"html": ("html",), "text": ("text",), "both": ("html", "text"), "json": ("json",)}
 ALL_FORMATS = ("html", "text", "json")
-REPORT_NAME = re.compile(r"^unifi-report-[A-Za-z0-9._-]{1,64}-\d{8}T\d{6}Z\.(?:html|txt|json)$")
+REPORT_STEM = r"unifi-report-[A-Za-z0-9._-]{1,64}-\d{8}T\d{6}Z"
+"""A report's file name without its extension, as a regular expression."""
+REPORT_NAME = re.compile(rf"^{REPORT_STEM}\.(?:html|txt|json)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -42,16 +45,27 @@ def safe_site(site: str) -> str:
     return cleaned or "site"
 
 
-def report_filename(report: Report, fmt: str) -> str:
-    """The file name of `report` in format `fmt` (html, text or json).
+def report_scope(report: Report) -> list[str]:
+    """What `report` covers, by name: `[controller, site]` for a site of a named controller, else
+    `[site]` (a report of several sites names them in its `site`)."""
+    if report.controller_name != "default" and not report.sites:
+        return [report.controller_name, report.site]
+    return [report.site]
+
+
+def report_stem(report: Report) -> str:
+    """The file name of `report` without its extension.
 
     A named controller's site reports carry its name (`hq-default`), so two controllers' `default`
     sites, reported one by one (`UNIFI_REPORT_PER=site`) at the same second, never share a file.
     """
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
-    named = report.controller_name != "default" and not report.sites
-    scope = f"{report.controller_name}-{report.site}" if named else report.site
-    return f"unifi-report-{safe_site(scope)}-{stamp}.{EXTENSIONS[fmt]}"
+    return f"unifi-report-{safe_site('-'.join(report_scope(report)))}-{stamp}"
+
+
+def report_filename(report: Report, fmt: str) -> str:
+    """The file name of `report` in format `fmt` (html, text or json)."""
+    return f"{report_stem(report)}.{EXTENSIONS[fmt]}"
 
 
 def content_for(rendered: RenderedReport, fmt: str) -> bytes:
@@ -131,6 +145,7 @@ def deliver_files(
     detail = f"wrote {names} to {directory}"
     if deleted:
         detail += f"; deleted {len(deleted)} report file(s) older than {settings.file_retention_days} days"
+    detail += update_archive(directory, report, paths, settings)
     return ChannelResult(channel="file", ok=True, detail=detail, paths=[str(path) for path in paths])
 
 
@@ -144,4 +159,21 @@ def save_fallback(report: Report, rendered: RenderedReport, settings: Settings) 
         )
         return []
     log.warning("email failed; the report was saved to %s", ", ".join(str(path) for path in paths))
+    update_archive(settings.reports_dir, report, paths, settings)
     return paths
+
+
+def update_archive(directory: Path, report: Report, written: list[Path], settings: Settings) -> str:
+    """Add `report` to the archive page of `directory`; a note for the channel's detail when that failed.
+
+    A failure is only a warning: the report itself was written, and the next report rewrites the page.
+    """
+    # The archive builds on this module's file names, so it is imported here, not at the top.
+    from unifi_scanner.delivery.archive import update_local_archive
+
+    try:
+        update_local_archive(directory, report, written, settings)
+    except OSError as exc:
+        log.warning("could not update the archive page in %s: %s", directory, exc.strerror or exc)
+        return f"; archive page not updated: {exc.strerror or exc}"
+    return ""

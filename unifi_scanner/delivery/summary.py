@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from unifi_scanner.delivery.files import report_filename
 from unifi_scanner.models import Changes, RenderedReport, Report, SeverityCounts
@@ -156,15 +157,15 @@ def report_link(report: Report, settings: Settings, written: list[Path]) -> str 
     """Where the full report can be read: a URL under report_base_url, else a local path.
 
     The HTML file is preferred; a file counts if it was written in this delivery or already exists.
+    With report_base_url the link is a URL even without a local file (the file channel off): it then
+    names the HTML file.
     """
-    existing = {path.name: path for path in written}
-    for fmt in ("html", "text", "json"):
-        path = settings.reports_dir / report_filename(report, fmt)
-        if path.name in existing or path.is_file():
-            if settings.report_base_url:
-                return f"{settings.report_base_url.rstrip('/')}/{path.name}"
-            return str(path)
-    return None
+    existing = {path.name for path in written}
+    name = next((name for name in (report_filename(report, fmt) for fmt in ("html", "text", "json"))
+                 if name in existing or (settings.reports_dir / name).is_file()), None)
+    if settings.report_base_url:
+        return f"{settings.report_base_url.rstrip('/')}/{quote(name or report_filename(report, 'html'))}"
+    return None if name is None else str(settings.reports_dir / name)
 
 
 def build_summary(
