@@ -207,11 +207,6 @@ class Settings(BaseSettings):
     file_enabled: bool = Field(True, description="Write report files to reports_dir.")
     file_format: Literal["html", "text", "both", "json"] = Field("both", description="Report file formats.")
     file_retention_days: int = Field(30, ge=0, description="Delete this tool's report files older than this.")
-    report_base_url: str | None = Field(
-        None, description="Where the reports directory (or an upload target) is served over the web, e.g. "
-                          "https://reports.example.net/unifi/: chat messages link into it.",
-    )
-
     # ------------------------------------------------------------------ uploads (the upload extra)
     upload_urls: CommaList = Field(
         default_factory=list,
@@ -248,7 +243,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Apprise URLs (needs the apprise extra)."
     )
     report_base_url: str | None = Field(
-        None, description="Public URL where reports_dir is served, for links in chat messages."
+        None, description="Public URL where reports_dir (and its archive page index.html) is served, e.g. "
+                          "https://reports.example.net/unifi/: chat messages link into it."
     )
     ping_url: SecretStr | None = Field(None, description="healthchecks.io-style ping URL.")
     ping_send_log: bool = Field(False, description="Send the last log lines with the end ping.")
