@@ -1,7 +1,9 @@
-"""`check`: verify every part of the configuration against the real services, without side effects.
+"""`check`: verify every part of the configuration against the real services, without side effects
+(an upload target's probe file is deleted again at once).
 
 Each check returns one `CheckResult`; a failing check does not stop the others, so one `check` run shows
-every problem at once (settings, state directory, controller login, SMTP login, webhooks).
+every problem at once (settings, state directory, controller login, SMTP login, upload targets,
+webhooks).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from unifi_scanner.errors import ExitCode, ScannerError
+from unifi_scanner.models import ChannelResult
 from unifi_scanner.settings import Settings
 
 
@@ -30,11 +33,11 @@ def _attempt(name: str, action) -> CheckResult:  # noqa: ANN001 - a zero-argumen
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:
-    """Check the state directory, the controller, SMTP and every webhook that is configured.
+    """Check the state directory, the controller, SMTP, every upload target and every webhook configured.
 
     Settings have already loaded (a settings problem ends the command before this runs, with exit 2).
     """
-    from unifi_scanner.delivery import check_smtp, check_webhooks
+    from unifi_scanner.delivery import check_smtp, check_uploads, check_webhooks
     from unifi_scanner.fleet.plan import plan
     from unifi_scanner.state import check_state_dir
 
@@ -47,16 +50,24 @@ def run_checks(settings: Settings) -> list[CheckResult]:
         results.append(_attempt("smtp", lambda: check_smtp(settings)))
     else:
         results.append(CheckResult(name="smtp", status="skipped", detail="email delivery is off"))
-    for webhook in check_webhooks(settings):
-        results.append(
-            CheckResult(
-                name=webhook.channel,
-                status="ok" if webhook.ok else "failed",
-                detail=webhook.detail,
-                exit_code=0 if webhook.ok else int(ExitCode.DELIVERY_FAILED),
-            )
-        )
+    if settings.upload_urls:
+        try:
+            results += [_delivered(target) for target in check_uploads(settings)]
+        except ScannerError as exc:
+            results.append(CheckResult(name="upload", status="failed", detail=str(exc),
+                                       exit_code=int(exc.exit_code)))
+    results += [_delivered(webhook) for webhook in check_webhooks(settings)]
     return results
+
+
+def _delivered(result: ChannelResult) -> CheckResult:
+    """A channel's check (an upload target, a webhook) as a check result; failed means exit 1."""
+    return CheckResult(
+        name=result.channel,
+        status="ok" if result.ok else "failed",
+        detail=result.detail,
+        exit_code=0 if result.ok else int(ExitCode.DELIVERY_FAILED),
+    )
 
 
 def _check_controller(name: str, settings: Settings, *, named: bool) -> CheckResult:

@@ -578,7 +578,8 @@ class RenderedReport(_Model):
 class ChannelResult(_Model):
     """What one delivery channel did. `ok` is true only when the channel really delivered."""
 
-    channel: str = Field(description="email, file, webhook:slack, webhook:generic, apprise, ...")
+    channel: str = Field(
+        description="email, file, upload:s3://bucket, webhook:slack, webhook:generic, apprise, ...")
     ok: bool
     detail: str = ""
     paths: list[str] = Field(default_factory=list, description="Files written, if any.")

@@ -25,7 +25,8 @@ def send(
         str | None,
         typer.Option(
             "--channel",
-            help="Only these channels, comma-separated: email,file,webhook (default: every enabled one).",
+            help="Only these channels, comma-separated: email,file,upload,webhook "
+                 "(default: every enabled one).",
         ),
     ] = None,
     dry_run: Annotated[

@@ -150,7 +150,8 @@ def deliver_files(
 
 
 def save_fallback(report: Report, rendered: RenderedReport, settings: Settings) -> list[Path]:
-    """Keep every format of a report whose email failed, so nothing is lost; [] if even that fails."""
+    """Keep every format of a report whose email or upload failed, so nothing is lost; [] if even that
+    fails."""
     try:
         paths = write_reports(report, rendered, settings.reports_dir, ALL_FORMATS)
     except OSError as exc:
@@ -158,7 +159,7 @@ def save_fallback(report: Report, rendered: RenderedReport, settings: Settings) 
             "could not save the undelivered report to %s: %s", settings.reports_dir, exc.strerror or exc
         )
         return []
-    log.warning("email failed; the report was saved to %s", ", ".join(str(path) for path in paths))
+    log.warning("the undelivered report was saved to %s", ", ".join(str(path) for path in paths))
     update_archive(settings.reports_dir, report, paths, settings)
     return paths
 
