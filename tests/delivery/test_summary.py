@@ -211,3 +211,12 @@ def test_the_link_under_a_base_url_is_quoted():
         settings = make_settings(Path("/nonexistent"), report_base_url="https://x.example/r")
         link = report_link(report, settings, [])
     assert link == "https://x.example/r/a%20b%23c%3F.html"
+
+
+def test_with_uploads_the_base_url_link_points_into_the_upload_layout(tmp_path):
+    report = make_report(site="HQ")
+    settings = make_settings(tmp_path, report_base_url="https://reports.example.net/unifi/",
+                             upload_urls="s3://bucket/unifi/")
+    link = report_link(report, settings, [])
+    assert link == ("https://reports.example.net/unifi/HQ/2026/11/"
+                    "unifi-report-HQ-20261122T060000Z.html")

@@ -158,13 +158,19 @@ def report_link(report: Report, settings: Settings, written: list[Path]) -> str 
 
     The HTML file is preferred; a file counts if it was written in this delivery or already exists.
     With report_base_url the link is a URL even without a local file (the file channel off): it then
-    names the HTML file.
+    names the HTML file. With uploads on, the base URL is taken to serve an upload target, where the
+    report lies under `<site>/<YYYY>/<MM>/`.
     """
+    from unifi_scanner.delivery.upload import report_directory
+
     existing = {path.name for path in written}
     name = next((name for name in (report_filename(report, fmt) for fmt in ("html", "text", "json"))
                  if name in existing or (settings.reports_dir / name).is_file()), None)
     if settings.report_base_url:
-        return f"{settings.report_base_url.rstrip('/')}/{quote(name or report_filename(report, 'html'))}"
+        uploaded = bool(settings.upload_urls)
+        name = report_filename(report, "html") if uploaded or name is None else name
+        folder = f"{quote(report_directory(report))}/" if uploaded else ""
+        return f"{settings.report_base_url.rstrip('/')}/{folder}{quote(name)}"
     return None if name is None else str(settings.reports_dir / name)
 
 
