@@ -114,10 +114,14 @@ def scanner() -> list[str]:
 
 
 @contextlib.contextmanager
-def fake(mix: str, events: int, record: Path) -> Iterator[dict[str, str]]:
-    """Run the fake controller in its own process for the duration; yield its announcement."""
-    argv = [sys.executable, "-m", "unifi_scanner.fake", "--tls", "--profile", MIXES[mix], "--mix", mix,
-            "--events", str(events), "--record", str(record)]
+def fake(mix: str, events: int, record: Path, *, profile: str | None = None,
+         extra: tuple[str, ...] = ()) -> Iterator[dict[str, str]]:
+    """Run the fake controller in its own process for the duration; yield its announcement.
+
+    The profile is the mix's (`MIXES`) unless given; `extra` are more options of the fake (`--sites`).
+    """
+    argv = [sys.executable, "-m", "unifi_scanner.fake", "--tls", "--profile", profile or MIXES[mix], "--mix",
+            mix, "--events", str(events), "--record", str(record), *extra]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline() if proc.stdout else ""

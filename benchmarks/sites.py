@@ -19,34 +19,14 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import run as bench  # benchmarks/run.py: the measured child, the floor, the environment
 
 TARGET_RATIO = 1.5
 TARGET_RSS = 100.0
-
-
-@contextmanager
-def fake(sites: int, events: int, mix: str, record: Path) -> Iterator[dict[str, str]]:
-    """The fake controller with `sites` sites of `events` events each, recording every request."""
-    names = ",".join(["default", *(f"site{n:02d}" for n in range(1, sites))])
-    argv = [sys.executable, "-m", "unifi_scanner.fake", "--tls", "--profile", "unifi_os_10", "--mix", mix,
-            "--events", str(events), "--sites", names, "--record", str(record)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=bench.ROOT)
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        if not line:
-            sys.exit(f"the fake controller did not start (exit {process.wait()})")
-        yield json.loads(line)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> int:
@@ -65,7 +45,9 @@ def main() -> int:
         work = Path(scratch)
         record, replay = work / "requests.jsonl", work / "floor-requests.jsonl"
         print(f"[{options.sites} sites x {events:,} events, {options.mix} mix] starting", flush=True)
-        with fake(options.sites, events, options.mix, record) as announce:
+        names = ",".join(["default", *(f"site{n:02d}" for n in range(1, options.sites))])
+        sites = ("--sites", names)
+        with bench.fake(options.mix, events, record, profile="unifi_os_10", extra=sites) as announce:
             env = {**bench.base_env(announce, work), "UNIFI_SITES": "all", "UNIFI_FILE_FORMAT": "json"}
             for _ in range(options.repeat):
                 for fresh in ("state", "reports"):

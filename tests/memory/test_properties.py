@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.pipeline.stubs import CONTROLLER, Stages
-from unifi_scanner import pipeline
+from tests.pipeline.stubs import CONTROLLER, Stages, stubbed
 from unifi_scanner.models import Affected, Category, Finding, Report, Severity, SeverityCounts
 from unifi_scanner.pipeline import run_once
 from unifi_scanner.settings import Settings
@@ -96,12 +94,7 @@ steps = st.lists(
 def test_every_incident_is_new_once_ongoing_between_and_resolved_at_most_once(steps):
     world = World()
     now = [T0]
-    with tempfile.TemporaryDirectory() as state, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("unifi_scanner.collector.collect", world.collect)
-        patch.setattr("unifi_scanner.analyzer.analyze", world.analyze, raising=False)
-        patch.setattr("unifi_scanner.renderer.render_all", world.render_all)
-        patch.setattr("unifi_scanner.delivery.deliver", world.deliver)
-        patch.setattr(pipeline, "utcnow", lambda: now[0])
+    with tempfile.TemporaryDirectory() as state, stubbed(world, now):
         config = Settings(reports_dir=Path(state), state_dir=Path(state), overlap_minutes=5,
                           lookback_hours=24,
                           send_empty=True)

@@ -7,6 +7,8 @@ stub delivery records each report and succeeds or fails as told. End-to-end test
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,12 +89,23 @@ class Stages:
                                fallback_paths=["/kept.html"])
 
 
+@contextmanager
+def stubbed(world: Stages, now: list[datetime] | None = None) -> Iterator[Stages]:
+    """The four stages the run cycle calls replaced by `world`'s stubs for the block, and the run's
+    clock read from `now[0]` when given (a block, not the monkeypatch fixture: Hypothesis runs many
+    examples in one test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("unifi_scanner.collector.collect", world.collect)
+        patch.setattr("unifi_scanner.analyzer.analyze", world.analyze, raising=False)
+        patch.setattr("unifi_scanner.renderer.render_all", world.render_all)
+        patch.setattr("unifi_scanner.delivery.deliver", world.deliver)
+        if now is not None:
+            patch.setattr("unifi_scanner.pipeline.utcnow", lambda: now[0])
+        yield world
+
+
 @pytest.fixture
-def stages(monkeypatch) -> Stages:
+def stages() -> Iterator[Stages]:
     """Replace the four stages the run cycle calls with the stubs."""
-    world = Stages()
-    monkeypatch.setattr("unifi_scanner.collector.collect", world.collect)
-    monkeypatch.setattr("unifi_scanner.analyzer.analyze", world.analyze, raising=False)
-    monkeypatch.setattr("unifi_scanner.renderer.render_all", world.render_all)
-    monkeypatch.setattr("unifi_scanner.delivery.deliver", world.deliver)
-    return world
+    with stubbed(Stages()) as world:
+        yield world

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.pipeline.stubs import Stages
-from unifi_scanner import pipeline
+from tests.pipeline.stubs import Stages, stubbed
 from unifi_scanner.errors import ConfigError
 from unifi_scanner.models import Record, RecordKind
 from unifi_scanner.pipeline import STATE_KINDS, Deduplicator, _window_start, run_once
@@ -118,12 +117,7 @@ def test_every_event_is_delivered_exactly_once_whatever_the_runs_late_arrivals_a
     stored: list[tuple[str, datetime, datetime]] = []  # (id, event time, when the controller stored it)
     delivered: Counter[str] = Counter()
     now = [T0]
-    with tempfile.TemporaryDirectory() as state, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("unifi_scanner.collector.collect", world.collect)
-        patch.setattr("unifi_scanner.analyzer.analyze", world.analyze, raising=False)
-        patch.setattr("unifi_scanner.renderer.render_all", world.render_all)
-        patch.setattr("unifi_scanner.delivery.deliver", world.deliver)
-        patch.setattr(pipeline, "utcnow", lambda: now[0])
+    with tempfile.TemporaryDirectory() as state, stubbed(world, now):
         config = Settings(reports_dir=Path(state), state_dir=Path(state), overlap_minutes=OVERLAP_MINUTES,
                           lookback_hours=24, send_empty=True)
 

@@ -52,34 +52,18 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
     the controller's failures), also when it shows first as a truncated document in the body. Leaving
     early (an exception, an interrupt) kills the child.
     """
-    data_read, data_write = os.pipe()
-    status_read, status_write = os.pipe()
-    with contextlib.suppress(OSError):  # only a hint: a smaller pipe is merely slower
-        import fcntl
-
-        fcntl.fcntl(data_write, _F_SETPIPE_SZ, PIPE_BYTES)
-    # Frozen for both processes: the parent's analysis and the child's collection skip them in full
-    # collections, and the child never touches (so never copies) the pages they sit on.
-    with long_lived_objects_frozen():
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
-            os.close(data_read)
-            os.close(status_read)
-            _child(lambda writer, send: _collect_one(settings, window, writer), data_write, status_write)
-        os.close(data_write)
-        os.close(status_write)
-        listener = _Listener(os.fdopen(status_read, "rb"))
-        listener.start()
-        stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
-        try:
-            yield iter_pages(stream, name="the collection from the collector process")
-        except BaseException:
-            _stop(pid, listener, ended=_at_end(data_read), complete=False)
-            raise
-        else:
-            _stop(pid, listener, ended=_at_end(data_read), complete=True)
-        finally:
-            stream.close()
+    pid, data_read, listener, _ = _fork(lambda control: (
+        lambda writer, send: _collect_one(settings, window, writer)), control=False)
+    stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
+    try:
+        yield iter_pages(stream, name="the collection from the collector process")
+    except BaseException:
+        _stop(pid, listener, ended=_at_end(data_read), complete=False)
+        raise
+    else:
+        _stop(pid, listener, ended=_at_end(data_read), complete=True)
+    finally:
+        stream.close()
     if listener.stats is not None:
         # Both processes grow while collecting, so their sum peaks about now: the figure a container's
         # memory limit has to hold (benchmarks/run.py reads this line).
@@ -162,53 +146,73 @@ def controller_session(settings: Settings, sites: Sequence[str] | None) -> Itera
     the same login, each as a whole document followed by an end mark on the data pipe. Leaving the
     block ends the child (killing it after an exception), as `collection_stream` does.
     """
+    pid, data_read, listener, control_write = _fork(lambda control: (
+        lambda writer, send: _serve_sites(settings, sites, os.fdopen(control, "rb"), writer, send)),
+        control=True)
+    stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
+    control = open(control_write, "wb")  # noqa: SIM115 - closed to tell the child it is done
+    session = Session(listener, stream, control)
+    try:
+        yield session
+        if session.abandoned:
+            raise _Abandoned
+        with contextlib.suppress(BrokenPipeError):
+            control.close()  # no more sites: the child logs out and reports
+    except _Abandoned:
+        _stop(pid, listener, ended=False, complete=False)
+    except BaseException:
+        _stop(pid, listener, ended=False, complete=False)
+        raise
+    else:
+        try:
+            _stop(pid, listener, ended=True, complete=True)
+        except BaseException as exc:
+            if exc is not session.raised:
+                raise
+    finally:
+        stream.close()
+        with contextlib.suppress(BrokenPipeError):
+            control.close()
+    if listener.stats is not None:
+        log.debug("collector process: %d requests, %d pages, CPU %.2f s, peak RSS %.1f MiB, of which %.1f "
+                  "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
+
+
+Work = Callable[[PageWriter, Callable[[str, Any], None]], tuple[int, int]]
+"""What a collector child does: write into the data pipe, send on the status pipe; its counts."""
+
+
+def _fork(work_for: Callable[[int | None], Work], *, control: bool) -> tuple[int, int, _Listener, int | None]:
+    """Fork a collector child doing `work_for(its end of the control pipe)`.
+
+    Returns the child's pid, the parent's end of the data pipe, the listener on the status pipe
+    (started), and the parent's end of the control pipe when `control`.
+    """
     data_read, data_write = os.pipe()
     status_read, status_write = os.pipe()
-    control_read, control_write = os.pipe()
-    with contextlib.suppress(OSError):
+    control_read, control_write = os.pipe() if control else (None, None)
+    with contextlib.suppress(OSError):  # only a hint: a smaller pipe is merely slower
         import fcntl
 
         fcntl.fcntl(data_write, _F_SETPIPE_SZ, PIPE_BYTES)
+    # Frozen for both processes at the fork: the child never touches (so never copies) the pages the
+    # parent's long-lived objects sit on, and its collection skips them in full collections.
     with long_lived_objects_frozen():
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child's coverage is not collected; its effects are tested
             os.close(data_read)
             os.close(status_read)
-            os.close(control_write)
-            _child(lambda writer, send: _serve_sites(settings, sites, os.fdopen(control_read, "rb"), writer,
-                                                     send), data_write, status_write, control_read)
-        os.close(data_write)
-        os.close(status_write)
+            if control_write is not None:
+                os.close(control_write)
+            _child(work_for(control_read), data_write, status_write,
+                   *(() if control_read is None else (control_read,)))
+    os.close(data_write)
+    os.close(status_write)
+    if control_read is not None:
         os.close(control_read)
-        listener = _Listener(os.fdopen(status_read, "rb"))
-        listener.start()
-        stream = open(data_read, "rb")  # noqa: SIM115 - closed after the checks
-        control = open(control_write, "wb")  # noqa: SIM115 - closed to tell the child it is done
-        session = Session(listener, stream, control)
-        try:
-            yield session
-            if session.abandoned:
-                raise _Abandoned
-            with contextlib.suppress(BrokenPipeError):
-                control.close()  # no more sites: the child logs out and reports
-        except _Abandoned:
-            _stop(pid, listener, ended=False, complete=False)
-        except BaseException:
-            _stop(pid, listener, ended=False, complete=False)
-            raise
-        else:
-            try:
-                _stop(pid, listener, ended=True, complete=True)
-            except BaseException as exc:
-                if exc is not session.raised:
-                    raise
-        finally:
-            stream.close()
-            with contextlib.suppress(BrokenPipeError):
-                control.close()
-    if listener.stats is not None:
-        log.debug("collector process: %d requests, %d pages, CPU %.2f s, peak RSS %.1f MiB, of which %.1f "
-                  "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
+    listener = _Listener(os.fdopen(status_read, "rb"))
+    listener.start()
+    return pid, data_read, listener, control_write
 
 
 def _collect_one(settings: Settings, window: Window, writer: PageWriter) -> tuple[int, int]:
@@ -370,8 +374,7 @@ class _Forwarder(logging.Handler):
         self.send("log", fields)
 
 
-def _child(work: Callable[[PageWriter, Callable[[str, Any], None]], tuple[int, int]], data_fd: int,
-           status_fd: int, *keep_fds: int) -> None:
+def _child(work: Work, data_fd: int, status_fd: int, *keep_fds: int) -> None:
     """The child's whole life: do `work` into the data pipe, report on the status pipe, exit."""
     code = 1
     try:
