@@ -238,6 +238,7 @@ class SiteCycle:
         self.record = RunRecord(run_id=str(uuid.uuid4()), started_at=utcnow())
         self.notes: list[str] = []
         self._lock: RunLock | None = None
+        self._closed = False
 
     def lock(self) -> None:
         """Prove the state directory writable (exit 5) and take its lock (exit 4); a dry run does neither."""
@@ -300,18 +301,18 @@ class SiteCycle:
         # Kept as compact JSON until the commit: a tenth of the objects' size, for runs that hold many
         # sites' cycles until their combined report is delivered.
         self._remembered = recalled.memory.model_dump_json().encode()
-        # Only what the commit needs is kept: a run over many sites holds a cycle per site until their
-        # combined report is delivered, and a report of hundreds of findings is megabytes.
-        self.counts = recalled.report.counts
+        # Only what the commit needs is kept (the record's counts, not the report): a run over many sites
+        # holds a cycle per site until their combined report is delivered, and a report of hundreds of
+        # findings is megabytes.
         self.record.events, self.record.duplicates_dropped = self.dedup.events, self.dedup.dropped
-        self.record.findings = self.counts
+        self.record.findings = recalled.report.counts
         return recalled.report
 
     def commit(self) -> None:
         """Write the new checkpoint with the memory, in one atomic replace (after delivery succeeded)."""
         log.debug("run phase: commit")
         self.store.save(Checkpoint(
-            last_successful_run=self.until, last_report_count=self.counts.total,
+            last_successful_run=self.until, last_report_count=self.record.findings.total,
             last_event_count=self.dedup.events, reported_ids=bounded_ids(self.dedup.seen),
             memory=Memory.model_validate_json(self._remembered),
         ))
@@ -319,12 +320,15 @@ class SiteCycle:
         self.record.checkpoint_advanced = True
 
     def close(self, exit_code: int, error: str | None) -> None:
-        """Record how the site's run ended in its history (when it held the lock) and release the lock.
+        """Record how the site's run ended, in its history when it held the lock, and release the lock.
 
         Only the first call counts: a cycle already closed is left as it was.
         """
+        if self._closed:
+            return
+        self._closed = True
+        self.record.exit_code, self.record.error = exit_code, error
         if self._lock is not None:
-            self.record.exit_code, self.record.error = exit_code, error
             try:
                 self.record.ended_at = utcnow()
                 self.history.append(self.record)

@@ -71,10 +71,6 @@ def collection_stream(settings: Settings, window: Window) -> Iterator[Iterator[C
                   "MiB not shared with this process (at %.1f MiB now)", *listener.stats, _resident_mib())
 
 
-class _Abandoned(Exception):
-    """The session's sites were given up: its child is killed, and that is no error of the run."""
-
-
 class Session:
     """The parent's side of a collector process logged in to one controller (`controller_session`)."""
 
@@ -154,21 +150,20 @@ def controller_session(settings: Settings, sites: Sequence[str] | None) -> Itera
     session = Session(listener, stream, control)
     try:
         yield session
-        if session.abandoned:
-            raise _Abandoned
-        with contextlib.suppress(BrokenPipeError):
-            control.close()  # no more sites: the child logs out and reports
-    except _Abandoned:
-        _stop(pid, listener, ended=False, complete=False)
     except BaseException:
         _stop(pid, listener, ended=False, complete=False)
         raise
     else:
-        try:
-            _stop(pid, listener, ended=True, complete=True)
-        except BaseException as exc:
-            if exc is not session.raised:
-                raise
+        if session.abandoned:
+            _stop(pid, listener, ended=False, complete=False)
+        else:
+            with contextlib.suppress(BrokenPipeError):
+                control.close()  # no more sites: the child logs out and reports
+            try:
+                _stop(pid, listener, ended=True, complete=True)
+            except BaseException as exc:
+                if exc is not session.raised:
+                    raise
     finally:
         stream.close()
         with contextlib.suppress(BrokenPipeError):

@@ -32,7 +32,7 @@ from unifi_scanner.fleet.plan import ControllerPlan, plan, select
 from unifi_scanner.models import ChannelResult, RenderedReport, Report, SeverityCounts
 from unifi_scanner.pipeline import INTERRUPTED, SiteCycle, deliver_report, run_monitoring
 from unifi_scanner.settings import Settings
-from unifi_scanner.state import StateStore, volume_warning
+from unifi_scanner.state import RunRecord, StateStore, volume_warning
 
 if TYPE_CHECKING:
     from unifi_scanner.collector.child import Session
@@ -69,6 +69,13 @@ class SiteOutcome(BaseModel):
     def label(self) -> str:
         """`controller/site` (the controller alone when all its sites failed)."""
         return site_label(self.controller, self.site)
+
+    @classmethod
+    def of(cls, part: SitePart, record: RunRecord) -> SiteOutcome:
+        """The outcome of a site that ran, as its closed cycle's history line tells it."""
+        return cls(controller=part.controller, site=part.site, exit_code=record.exit_code, error=record.error,
+                   events=record.events, counts=record.findings, sent=record.sent, held_back=record.held_back,
+                   channels=record.channels, checkpoint_advanced=record.checkpoint_advanced)
 
 
 class FleetResult(BaseModel):
@@ -107,7 +114,6 @@ class _Pending:
 
     part: SitePart
     cycle: SiteCycle | None = None
-    outcome: SiteOutcome | None = None
 
 
 @dataclass
@@ -234,9 +240,7 @@ def _analyze_site(work: _Run, controller: ControllerPlan, site: str, cycle: Site
         return exc
     log.info("%s/%s: %d new events, %d findings", controller.name, site, cycle.dedup.events,
              report.counts.total)
-    outcome = SiteOutcome(controller=controller.name, site=site, events=cycle.dedup.events,
-                          counts=report.counts)
-    work.waiting.append(_Pending(SitePart(controller.name, site, report), cycle, outcome))
+    work.waiting.append(_Pending(SitePart(controller.name, site, report), cycle))
     return None
 
 
@@ -281,17 +285,12 @@ def _deliver(work: _Run, settings: Settings) -> None:
     if work.dry_run:
         work.rendered.append(done.rendered)
     for pending in reported:
-        outcome, cycle = pending.outcome, pending.cycle
-        outcome.sent, outcome.held_back, outcome.channels = done.sent, done.held_back, done.channels
-        record = cycle.record
+        cycle, record = pending.cycle, pending.cycle.record
         record.sent, record.held_back, record.channels = done.sent, done.held_back, done.channels
-        if done.error:
-            outcome.exit_code, outcome.error = int(ExitCode.DELIVERY_FAILED), done.error
-        elif not work.dry_run:
+        if not done.error and not work.dry_run:
             cycle.commit()
-            outcome.checkpoint_advanced = True
-        cycle.close(outcome.exit_code, outcome.error)
-        work.outcomes.append(outcome)
+        cycle.close(int(ExitCode.DELIVERY_FAILED) if done.error else 0, done.error)
+        work.outcomes.append(SiteOutcome.of(pending.part, record))
     if done.error:
         log.error("%s; the checkpoints of %s did not move: the next run reports their windows again",
                   done.error, ", ".join(pending.part.label for pending in reported))
