@@ -259,27 +259,12 @@ def deliver_email(
             ok=True,
             detail=f"dry run: would send to {', '.join(recipients)} via {_server(settings)}",
         )
-    policy, attempt = retry.POLICY, 0
-    while True:
-        attempt += 1
-        try:
-            send_once(msg, settings, recipients)
-        except SmtpFailure as failure:
-            if failure.temporary and attempt < policy.attempts:
-                delay = policy.delay(attempt)
-                log.warning("email attempt %d failed (%s); retrying in %.1fs", attempt, failure.reason, delay)
-                retry.sleep(delay)
-                continue
-            suffix = f" (after {attempt} attempts)" if attempt > 1 else ""
-            log.error("email via %s failed: %s%s", _server(settings), failure.reason, suffix)
-            return ChannelResult(
-                channel=CHANNEL,
-                ok=False,
-                attempts=attempt,
-                detail=f"{_server(settings)}: {failure.reason}{suffix}",
-            )
-        detail = f"sent to {len(recipients)} recipient(s) via {_server(settings)}"
-        return ChannelResult(channel=CHANNEL, ok=True, detail=detail, attempts=attempt)
+    def send() -> str:
+        send_once(msg, settings, recipients)
+        return f"sent to {len(recipients)} recipient(s) via {_server(settings)}"
+
+    return retry.until_done(CHANNEL, send, lambda exc: exc if isinstance(exc, SmtpFailure) else None,
+                            what=f"email via {_server(settings)}", prefix=f"{_server(settings)}: ")
 
 
 def check_smtp(settings: Settings) -> str:

@@ -309,25 +309,9 @@ def upload_once(target: Target, report: Report, rendered: RenderedReport, settin
 
 def with_retries(target: Target, action: Callable[[], str]) -> ChannelResult:
     """Run `action` (which returns a detail) for `target` under the shared backoff; one result, whose
-    channel names the target (its detail need not)."""
-    policy, attempt = retry.POLICY, 0
-    while True:
-        attempt += 1
-        try:
-            detail = action()
-        except Exception as exc:  # noqa: BLE001 - any back end's failure fails this target, not the run
-            failure = classify(exc)
-            if failure.temporary and attempt < policy.attempts:
-                delay = policy.delay(attempt)
-                log.warning("upload to %s: attempt %d failed (%s); retrying in %.1fs",
-                            target.label, attempt, failure.reason, delay)
-                retry.sleep(delay)
-                continue
-            suffix = f" (after {attempt} attempts)" if attempt > 1 else ""
-            log.error("upload to %s failed: %s%s", target.label, failure.reason, suffix)
-            return ChannelResult(channel=target.channel, ok=False, attempts=attempt,
-                                 detail=f"{failure.reason}{suffix}")
-        return ChannelResult(channel=target.channel, ok=True, detail=detail, attempts=attempt)
+    channel names the target (its detail need not). Any back end's failure fails this target, not
+    the run."""
+    return retry.until_done(target.channel, action, classify, what=f"upload to {target.label}")
 
 
 def deliver_uploads(report: Report, rendered: RenderedReport, settings: Settings, *,
