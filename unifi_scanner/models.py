@@ -403,6 +403,16 @@ class SeverityCounts(_Model):
             setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
         return counts
 
+    @classmethod
+    def added(cls, many: Iterable[SeverityCounts]) -> SeverityCounts:
+        """Several reports' counts added up."""
+        counts = cls()
+        for item in many:
+            counts.severe += item.severe
+            counts.medium += item.medium
+            counts.low += item.low
+        return counts
+
 
 class ResolvedIncident(_Model):
     """An incident open in the last delivered report that is over now: listed once, then forgotten."""

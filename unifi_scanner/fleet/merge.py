@@ -92,7 +92,7 @@ def merge(parts: list[SitePart]) -> Report:
         notes=notes,
         total_events=sum(report.total_events for _, report in reports),
         # Each site's own counts: a site waiting for this report may keep only its most serious findings.
-        findings=findings, counts=SeverityCounts(**_sum(report.counts.model_dump() for _, report in reports)),
+        findings=findings, counts=SeverityCounts.added(report.counts for _, report in reports),
         muted_findings=sum(report.muted_findings for _, report in reports),
         device_health=[device.model_copy(update={"name": f"{part.label} · {device.name}"})
                        for part, report in reports for device in report.device_health],

@@ -98,8 +98,7 @@ class FleetResult(BaseModel):
     def summary(self) -> str:
         """One line: sites reported, failed, findings, what was sent."""
         failed = [site for site in self.sites if site.exit_code]
-        counts = SeverityCounts(**{name: sum(getattr(site.counts, name) for site in self.sites)
-                                   for name in ("severe", "medium", "low")})
+        counts = SeverityCounts.added(site.counts for site in self.sites)
         events = sum(site.events for site in self.sites)
         line = (f"{len(self.sites)} sites, {len(failed)} failed; {events} new events, "
                 f"{counts.severe} severe, {counts.medium} medium, {counts.low} low")
